@@ -1,0 +1,322 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tokend/tokend/fsm"
+)
+
+// WWW-Authenticate challenges (RFC 7617, RFC 6750), as Elasticsearch sends
+// them.
+const (
+	challengeBasic     = `Basic realm="security" charset="UTF-8"`
+	challengeBearer    = `Bearer realm="security"`
+	challengeExpired   = `Bearer realm="security", error="invalid_token", error_description="The access token expired"`
+	challengeMalformed = `Bearer realm="security", error="invalid_token", error_description="The access token is malformed"`
+	challengeInvalid   = `Bearer realm="security", error="invalid_token"`
+	challengeTwoCreds  = `Bearer realm="security", error="invalid_request", error_description="The request carries more than one set of credentials"`
+)
+
+// Authentication failures that do not depend on the request.
+var (
+	errTokenExpired   = unauthorized("token expired", challengeExpired)
+	errTokenMalformed = unauthorized("token malformed", challengeMalformed)
+	errTokenUnknown   = unauthorized("unable to authenticate with provided credentials", challengeInvalid)
+	errTwoCredentials = &esError{status: http.StatusBadRequest, typ: "illegal_argument_exception",
+		reason: "a request may carry only one set of credentials (Basic or Bearer)", challenges: []string{challengeTwoCreds}}
+	// errBadCredentials is checkPassword's answer to a wrong password or an
+	// unknown or disabled user; the caller words the 401.
+	errBadCredentials = errors.New("api: bad credentials")
+)
+
+// unauthorized is a 401 security_exception; without challenges it offers
+// Basic and Bearer.
+func unauthorized(reason string, challenges ...string) *esError {
+	if len(challenges) == 0 {
+		challenges = []string{challengeBasic, challengeBearer}
+	}
+	return &esError{status: http.StatusUnauthorized, typ: "security_exception", reason: reason, challenges: challenges}
+}
+
+// Authentication types reported by _authenticate.
+const (
+	authTypeRealm = "realm"
+	authTypeToken = "token"
+)
+
+// principal is an authenticated caller. Its user may share memory with the
+// state (fsm.FSM.SharedUser) and is never modified.
+type principal struct {
+	user     fsm.User
+	realm    fsm.Realm // the realm that authenticated the user
+	authType string
+}
+
+// client is the caller's identity as recorded on tokens it creates.
+func (p *principal) client() string { return p.user.Username + "/" + p.realm.Name }
+
+// privilege is a set of cluster privileges.
+type privilege uint8
+
+// Cluster privileges; every authenticated user may authenticate and get,
+// refresh or invalidate its own tokens.
+const (
+	privMonitor     privilege = 1 << iota // cluster health, nodes
+	privManageToken                       // invalidate by username or realm
+	privSuperuser                         // users and cluster membership
+)
+
+// rolePrivileges grants privileges per role name.
+var rolePrivileges = map[string]privilege{
+	"superuser":       privMonitor | privManageToken | privSuperuser,
+	"monitoring_user": privMonitor,
+	"monitor":         privMonitor,
+	"token_manager":   privManageToken,
+}
+
+// has reports whether p holds every privilege in want.
+func (p *principal) has(want privilege) bool {
+	var got privilege
+	for _, role := range p.user.Roles {
+		got |= rolePrivileges[role]
+	}
+	return got&want == want
+}
+
+// authorize authenticates r and checks that the caller holds want, naming
+// action (Elasticsearch's action name) in a 403.
+func (s *Server) authorize(r *http.Request, action string, want privilege) (*principal, error) {
+	p, err := s.authenticate(r)
+	if err != nil {
+		return nil, err
+	}
+	if !p.has(want) {
+		return nil, forbidden(action, p)
+	}
+	return p, nil
+}
+
+// forbidden is the 403 for a caller lacking the privilege for action.
+func forbidden(action string, p *principal) error {
+	return &esError{status: http.StatusForbidden, typ: "security_exception",
+		reason: fmt.Sprintf("action [%s] is unauthorized for user [%s]", action, p.user.Username)}
+}
+
+// authenticate requires credentials on r.
+func (s *Server) authenticate(r *http.Request) (*principal, error) {
+	p, err := s.optionalAuth(r)
+	if err == nil && p == nil {
+		err = unauthorized(fmt.Sprintf("missing authentication credentials for REST request [%s]", echoed(r.URL.RequestURI())))
+	}
+	return p, err
+}
+
+// optionalAuth authenticates r's credentials if it carries any; (nil, nil)
+// when it carries none (or only a scheme tokend does not know).
+func (s *Server) optionalAuth(r *http.Request) (*principal, error) {
+	scheme, value, err := parseAuthorization(r)
+	if err != nil || (scheme != "basic" && scheme != "bearer") {
+		return nil, err
+	}
+	if err := s.checkFresh(r.Context()); err != nil {
+		return nil, err
+	}
+	if scheme == "bearer" {
+		return s.authBearer(r.Context(), value)
+	}
+	return s.authBasic(r, value)
+}
+
+// parseAuthorization returns the lower-case scheme and the credentials of
+// the Authorization header ("" if absent). Two headers, or two schemes folded
+// into one header, are refused.
+func parseAuthorization(r *http.Request) (scheme, value string, err error) {
+	vals := r.Header.Values("Authorization")
+	switch {
+	case len(vals) == 0:
+		return "", "", nil
+	case len(vals) > 1:
+		return "", "", errTwoCredentials
+	}
+	scheme, value, _ = strings.Cut(strings.TrimSpace(vals[0]), " ")
+	value = strings.TrimSpace(value)
+	for rest, more := value, true; more; {
+		var part string
+		if _, rest, more = strings.Cut(rest, ","); more {
+			part, _, _ = strings.Cut(strings.TrimSpace(rest), " ")
+		}
+		if strings.EqualFold(part, "basic") || strings.EqualFold(part, "bearer") {
+			return "", "", errTwoCredentials
+		}
+	}
+	return lowerScheme(scheme), value, nil
+}
+
+// lowerScheme is strings.ToLower(scheme), without allocating for the two
+// schemes tokend serves. The lengths must match as well: EqualFold also
+// folds non-ASCII letters such as "ſ" to "s", which ToLower keeps.
+func lowerScheme(scheme string) string {
+	switch {
+	case len(scheme) == len("bearer") && strings.EqualFold(scheme, "bearer"):
+		return "bearer"
+	case len(scheme) == len("basic") && strings.EqualFold(scheme, "basic"):
+		return "basic"
+	}
+	return strings.ToLower(scheme)
+}
+
+// authBearer authenticates an access token, catching up with the leader
+// before calling an unknown token unknown.
+func (s *Server) authBearer(ctx context.Context, tok string) (*principal, error) {
+	d, ok := parseToken(accessPrefix, tok)
+	if !ok {
+		s.meter.authFailed(failMalformed)
+		return nil, errTokenMalformed
+	}
+	rec, found := s.state.AccessToken(d)
+	if !found {
+		if err := s.catchUp(ctx); err != nil {
+			return nil, err
+		}
+		if rec, found = s.state.AccessToken(d); !found {
+			s.meter.authFailed(failUnknown)
+			return nil, errTokenUnknown
+		}
+	}
+	u, ok := s.state.SharedUser(rec.User) // read-only: see principal
+	if reason, failed := tokenFailure(rec, u, ok); failed {
+		s.meter.authFailed(reason)
+		return nil, errTokenExpired
+	}
+	return &principal{user: u, realm: rec.Realm, authType: authTypeToken}, nil
+}
+
+// tokenFailure says why a stored access token of user u (found or not)
+// cannot be used, if it cannot.
+func tokenFailure(rec fsm.AccessToken, u fsm.User, userFound bool) (authFailure, bool) {
+	switch {
+	case rec.Invalidated:
+		return failInvalidated, true
+	case time.Now().UnixMilli() >= rec.Expires:
+		return failExpired, true
+	case !userFound:
+		return failUnknown, true
+	case !u.Enabled:
+		return failDisabled, true
+	}
+	return 0, false
+}
+
+// authBasic authenticates Basic credentials.
+func (s *Server) authBasic(r *http.Request, value string) (*principal, error) {
+	raw, err := base64.StdEncoding.DecodeString(value)
+	name, password, ok := strings.Cut(string(raw), ":")
+	if err != nil || !ok {
+		s.meter.authFailed(failMalformed)
+		return nil, unauthorized("invalid basic authentication header value")
+	}
+	u, err := s.checkPassword(r, name, password)
+	if errors.Is(err, errBadCredentials) {
+		return nil, unauthorized(fmt.Sprintf("unable to authenticate user [%s] for REST request [%s]", echoed(name), echoed(r.URL.RequestURI())))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &principal{user: u, realm: realmOf(u), authType: authTypeRealm}, nil
+}
+
+// checkPassword verifies a username and password sent with r:
+// errBadCredentials for a wrong password or an unknown or disabled user,
+// with a bcrypt comparison in every case so that timing does not tell them
+// apart. Before failing it catches up with the leader, since the user or the
+// password may be newer than this node's state. A username or client address
+// out of failure budget gets a 429 without any check (authLimits); each
+// failure spends budget of both.
+func (s *Server) checkPassword(r *http.Request, name, password string) (fsm.User, error) {
+	addr := s.clientAddr(r)
+	if err := s.limits.blocked(name, addr); err != nil {
+		s.meter.authRefused(refusedRateLimited)
+		return fsm.User{}, err
+	}
+	u, err := s.matchPassword(r.Context(), name, password)
+	switch {
+	case errors.Is(err, errBadCredentials):
+		s.limits.failed(name, addr)
+	case errors.Is(err, errBcryptBusy):
+		s.meter.authRefused(refusedBcryptBusy)
+	}
+	return u, err
+}
+
+// matchPassword is checkPassword without the failure limits. The user it
+// returns shares memory with the state (fsm.FSM.SharedUser): read only.
+func (s *Server) matchPassword(ctx context.Context, name, password string) (fsm.User, error) {
+	u, found := s.state.SharedUser(name)
+	if !found {
+		if err := s.catchUp(ctx); err != nil {
+			return fsm.User{}, err
+		}
+		u, found = s.state.SharedUser(name)
+	}
+	if ok, err := s.passwordMatches(ctx, name, u, found, password); ok || err != nil {
+		return u, err
+	}
+	if !found {
+		s.meter.authFailed(failUnknown)
+		return fsm.User{}, errBadCredentials
+	}
+	if err := s.catchUp(ctx); err != nil {
+		return fsm.User{}, err
+	}
+	fresh, ok := s.state.SharedUser(name)
+	if ok && (fresh.Enabled != u.Enabled || subtle.ConstantTimeCompare(fresh.Hash, u.Hash) != 1) {
+		if match, err := s.passwordMatches(ctx, name, fresh, true, password); match || err != nil {
+			return fresh, err
+		}
+	}
+	s.meter.authFailed(credentialFailure(fresh, ok))
+	return fsm.User{}, errBadCredentials
+}
+
+// credentialFailure says why a password check for user u (found or not)
+// failed.
+func credentialFailure(u fsm.User, found bool) authFailure {
+	switch {
+	case !found:
+		return failUnknown
+	case !u.Enabled:
+		return failDisabled
+	}
+	return failBadPassword
+}
+
+// passwordMatches reports whether password is u's and u may log in. An
+// unknown user is compared against a dummy hash to spend the same time. It
+// fails only if the comparison finds no bcrypt slot (bcryptGate.compare).
+func (s *Server) passwordMatches(ctx context.Context, name string, u fsm.User, found bool, password string) (bool, error) {
+	hash := u.Hash
+	if !found || len(hash) == 0 {
+		hash = dummyHash
+	}
+	ok, err := s.verify.check(ctx, name, hash, password)
+	return ok && found && u.Enabled && len(u.Hash) > 0, err
+}
+
+// dummyHash is a bcrypt hash (cost 10, as real hashes) of a random string
+// nobody knows, compared against when the user does not exist.
+var dummyHash = []byte("$2a$10$beF1EpR5uFX3md/417gI3.Xsv7CZzmMHwrFSUH1V400rgImpx.aIy")
+
+// realmOf is the realm a user authenticates against.
+func realmOf(u fsm.User) fsm.Realm {
+	if u.Realm == (fsm.Realm{}) {
+		return fsm.NativeRealm
+	}
+	return u.Realm
+}

@@ -1,0 +1,209 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode"
+)
+
+// Action names of tokend's own cluster routes, named in 403 answers.
+const (
+	actionJoin      = "cluster:admin/tokend/join"
+	actionReadIndex = "cluster:monitor/tokend/read_index"
+)
+
+// acknowledged is the answer to a membership change.
+var acknowledged = map[string]bool{"acknowledged": true}
+
+// info serves GET and HEAD /: Elasticsearch's info document, which the
+// official clients read in ping() and info().
+func (s *Server) info(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	if _, err := s.authenticate(r); err != nil {
+		return err
+	}
+	uuid := s.state.ClusterUUID()
+	if uuid == "" {
+		uuid = "_na_"
+	}
+	writeJSON(w, r, http.StatusOK, map[string]any{
+		"name":         s.cfg.NodeID,
+		"cluster_name": s.cfg.ClusterName,
+		"cluster_uuid": uuid,
+		"version": map[string]any{
+			"number":                              s.cfg.Version,
+			"build_flavor":                        "default",
+			"build_type":                          "tokend",
+			"build_hash":                          "unknown",
+			"build_date":                          "unknown",
+			"build_snapshot":                      false,
+			"lucene_version":                      "8.11.1",
+			"minimum_wire_compatibility_version":  "6.8.0",
+			"minimum_index_compatibility_version": "6.0.0-beta1",
+		},
+		"tagline": "You Know, for Search",
+	})
+	return nil
+}
+
+// nodeAuth admits node-to-node calls: the node secret in its header when one
+// is configured, otherwise (or instead) superuser credentials; and, when
+// nodes use mutual TLS, only with a certificate of the cluster CA.
+func (s *Server) nodeAuth(r *http.Request, action string) error {
+	if err := s.requireNodeCert(r, action); err != nil {
+		return err
+	}
+	if sent, err := s.checkNodeSecret(r); sent {
+		return err
+	}
+	_, err := s.authorize(r, action, privSuperuser)
+	return err
+}
+
+// JoinRequest asks the cluster to add a node (POST /_tokend/cluster/join).
+type JoinRequest struct {
+	// NodeID is the joining node's Raft server ID.
+	NodeID string `json:"node_id"`
+	// RaftAddr is its advertised Raft address.
+	RaftAddr string `json:"raft_addr"`
+	// HTTPAddr is its advertised API address (host:port).
+	HTTPAddr string `json:"http_addr"`
+	// HasState says the node already holds Raft state: it is a member that
+	// restarted and reports its (new) addresses. It must then still be a
+	// member; a node the cluster removed is refused rather than let back in
+	// with its old log. Without state, a node whose ID is a voter (its data
+	// dir was wiped) is re-added as a non-voter, so that it cannot vote
+	// before it has caught up.
+	HasState bool `json:"has_state,omitempty"`
+}
+
+// join serves POST /_tokend/cluster/join (leader): admit the node as a
+// non-voter (the promoter makes it a voter once it has caught up) or record
+// its new addresses, idempotently, then record its HTTP address.
+func (s *Server) join(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	if err := s.nodeAuth(r, actionJoin); err != nil {
+		return err
+	}
+	var q JoinRequest
+	if err := decodeBody(r, &q); err != nil {
+		return err
+	}
+	var msgs []string
+	for _, f := range []struct{ name, value string }{{"node_id", q.NodeID}, {"raft_addr", q.RaftAddr}, {"http_addr", q.HTTPAddr}} {
+		if f.value == "" {
+			msgs = append(msgs, f.name+" is missing")
+		}
+	}
+	if len(msgs) > 0 {
+		return validationFailed(msgs...)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	if err := s.admit(ctx, q); err != nil {
+		return err
+	}
+	if addr, ok := s.state.NodeAddr(q.NodeID); !ok || addr != q.HTTPAddr {
+		if _, _, err := s.propose(r.Context(), w, &fsm.SetNode{NodeID: q.NodeID, HTTPAddr: q.HTTPAddr}); err != nil {
+			return err
+		}
+	}
+	s.log.Info("node joined", "id", q.NodeID, "raft_addr", q.RaftAddr, "http_addr", q.HTTPAddr, "has_state", q.HasState)
+	writeJSON(w, r, http.StatusOK, acknowledged)
+	return nil
+}
+
+// admit applies the membership rules of JoinRequest.HasState and adds or
+// re-addresses the node in the Raft configuration.
+func (s *Server) admit(ctx context.Context, q JoinRequest) error {
+	servers, err := s.node.Servers()
+	if err != nil {
+		return fromNode(err)
+	}
+	var member, voter bool
+	for _, srv := range servers {
+		if srv.ID == q.NodeID {
+			member, voter = true, srv.Voter
+		}
+	}
+	switch {
+	case q.HasState && !member:
+		return illegalArgument(fmt.Sprintf("node [%s] has Raft state but is not a member of the cluster: "+
+			"it was removed; wipe its data dir and join again", q.NodeID))
+	case !q.HasState && voter && q.NodeID == s.cfg.NodeID:
+		return illegalArgument(fmt.Sprintf("node [%s] is the leader; a node with an empty data dir cannot take its ID", q.NodeID))
+	case !q.HasState && voter:
+		s.log.Warn("a node with an empty data dir joins under the ID of a voter; re-adding it as a non-voter", "id", q.NodeID)
+		if err := s.node.Remove(ctx, q.NodeID); err != nil && !errors.Is(err, raftnode.ErrNotFound) {
+			return fromNode(err)
+		}
+	}
+	return fromNode(s.node.Join(ctx, q.NodeID, q.RaftAddr))
+}
+
+// isMember reports whether id is in this node's latest configuration.
+func (s *Server) isMember(id string) bool {
+	servers, err := s.node.Servers()
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(servers, func(srv raftnode.Server) bool { return srv.ID == id })
+}
+
+// readIndex serves GET /_tokend/cluster/read_index (leader): the commit
+// index a follower must apply before answering a read it could not answer,
+// or to renew its read lease. A node that is not a member gets none.
+func (s *Server) readIndex(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	if s.cfg.NodeSecret != "" {
+		if err := s.nodeAuth(r, actionReadIndex); err != nil {
+			return err
+		}
+	}
+	if from := r.Header.Get(headerForwarded); from != "" && !s.isMember(from) {
+		// A removed node must not renew its read lease (readLease).
+		return illegalArgument(fmt.Sprintf("node [%s] is not a member of the cluster", echoed(from)))
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	index, err := s.node.ReadIndex(ctx)
+	if err != nil {
+		return fromNode(err)
+	}
+	writeJSON(w, r, http.StatusOK, map[string]uint64{"index": index})
+	return nil
+}
+
+// healthz serves GET /_tokend/healthz: the process is up. No credentials,
+// nothing revealed.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	writeJSON(w, r, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// errNotReady is readyz's answer without a leader. Probes ask every few
+// seconds, so it is logged at debug level only.
+var errNotReady = &esError{status: http.StatusServiceUnavailable, typ: "status_exception", reason: "not ready",
+	retry: true, quiet: true}
+
+// errRemoved is readyz's answer on a node the cluster removed (checkRemoved).
+var errRemoved = &esError{status: http.StatusServiceUnavailable, typ: "status_exception",
+	reason: "not ready: " + removedReason, quiet: true}
+
+// readyz serves GET /_tokend/readyz: 200 when the node knows a leader, so
+// it can serve reads and forward writes; 503 otherwise. No credentials,
+// nothing revealed.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	if s.watch.removed.Load() {
+		return errRemoved
+	}
+	if id, _ := s.node.Leader(); id == "" {
+		return errNotReady
+	}
+	writeJSON(w, r, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}

@@ -1,0 +1,122 @@
+package api
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/tokend/tokend/api/metrics"
+)
+
+// Defaults and bounds of Config. None of the settings is reloadable: New
+// copies the Config and never changes it.
+const (
+	DefaultClusterName    = "tokend"
+	DefaultVersion        = "7.17.0"
+	DefaultTokenTimeout   = 20 * time.Minute
+	DefaultRequestTimeout = 10 * time.Second
+	// MinTokenTimeout and MaxTokenTimeout bound TokenTimeout, as
+	// Elasticsearch bounds xpack.security.authc.token.timeout.
+	MinTokenTimeout = time.Second
+	MaxTokenTimeout = time.Hour
+)
+
+// Config configures a Server. Zero fields take the defaults above.
+type Config struct {
+	// NodeID is this node's Raft server ID.
+	NodeID string
+	// HTTPAdvertise is the host:port other nodes and clients use to reach
+	// this node's API; it is recorded in the state for forwarding.
+	HTTPAdvertise string
+	// ClusterName is reported as cluster_name (default "tokend").
+	ClusterName string
+	// Version is reported as version.number (default "7.17.0").
+	Version string
+	// TokenTimeout is the access token lifetime (default 20m, 1s..1h).
+	TokenTimeout time.Duration
+	// NodeSecret authorises node-to-node routes (join, read_index) when sent
+	// in X-Tokend-Node-Secret. Empty: join needs superuser credentials and
+	// read_index needs none.
+	NodeSecret string
+	// DisableReplayRevocation keeps a refresh token replayed after the retry
+	// window from revoking its token family (Elasticsearch's behaviour).
+	DisableReplayRevocation bool
+	// RequestTimeout bounds every proposal, forward and catch-up of one
+	// request (default 10s). Keep it above maxStaleness (5s): a revocation
+	// may wait that long for a replica that is out of contact.
+	RequestTimeout time.Duration
+	// Logger receives the server's logs (default slog.Default()).
+	Logger *slog.Logger
+	// Peers are HTTP base URLs of members (the --join list). A restarted
+	// node asks them, besides the members its state knows, when it must
+	// tell the cluster a new address or check whether it is still a member.
+	Peers []string
+	// Metrics is this node's registry: the server registers its own metrics
+	// on it (tokend_tokens_*, tokend_token_*, tokend_auth_*, tokend_users),
+	// next to the node's (raftnode.Config.Metrics), and serves it on
+	// /_prometheus/metrics and /metrics. One Server per Registry. Nil: a
+	// private registry with the server's metrics only.
+	Metrics *metrics.Registry
+	// PeerTLS, when set, makes this node call other nodes' APIs (forwarding,
+	// catch-up, status, membership checks, snapshot transfers) over https
+	// with this client configuration: the cluster's CA in RootCAs and, for
+	// clusters that require client certificates, this node's certificate.
+	// Nil: plain http.
+	PeerTLS *tls.Config
+	// ClusterCA, when set, are the certificates of the cluster CA: the
+	// HTTP listener must then ask for client certificates (and verify them)
+	// and every node-to-node call must present one the cluster CA signed.
+	// Joins, forwarded writes (X-Tokend-Forwarded), client addresses and the
+	// node secret are refused without it. Nil: no such requirement.
+	ClusterCA []*x509.Certificate
+	// ProcessMetrics is served after Metrics: the process-wide registry of
+	// Raft's library metrics (raftnode.LibraryMetrics). Nil: none.
+	ProcessMetrics *metrics.Registry
+}
+
+// withDefaults returns c with its zero fields set to the defaults.
+func (c Config) withDefaults() Config {
+	if c.ClusterName == "" {
+		c.ClusterName = DefaultClusterName
+	}
+	if c.Version == "" {
+		c.Version = DefaultVersion
+	}
+	if c.TokenTimeout == 0 {
+		c.TokenTimeout = DefaultTokenTimeout
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports the first setting that New would refuse. Zero values
+// that have defaults are accepted.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	if c.NodeID == "" {
+		return errors.New("api: NodeID is required")
+	}
+	host, port, err := net.SplitHostPort(c.HTTPAdvertise)
+	if err != nil || port == "" {
+		return fmt.Errorf("api: HTTPAdvertise %q is not host:port", c.HTTPAdvertise)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		return fmt.Errorf("api: HTTPAdvertise %q is not an address other nodes can reach", c.HTTPAdvertise)
+	}
+	if c.TokenTimeout < MinTokenTimeout || c.TokenTimeout > MaxTokenTimeout {
+		return fmt.Errorf("api: TokenTimeout %v is outside [%v, %v]", c.TokenTimeout, MinTokenTimeout, MaxTokenTimeout)
+	}
+	if c.RequestTimeout < 0 {
+		return fmt.Errorf("api: RequestTimeout %v is negative", c.RequestTimeout)
+	}
+	return nil
+}

@@ -1,0 +1,179 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/tokend/tokend/raftnode"
+)
+
+// maxForwardedResponse bounds a leader's answer read by a follower.
+const maxForwardedResponse = 16 << 20
+
+// hopHeaders are not copied between the client's and the leader's
+// connections (RFC 9110 §7.6.1), plus Content-Length, which is recomputed.
+var hopHeaders = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Proxy-Authenticate": true,
+	"Proxy-Authorization": true, "Te": true, "Trailer": true, "Transfer-Encoding": true,
+	"Upgrade": true, "Content-Length": true, "Host": true,
+}
+
+// leader adapts h to a write route: it runs on the leader; any other node
+// proxies the request to the leader and answers with the leader's response.
+func (s *Server) leader(h handlerFunc) httprouter.Handle {
+	local := s.local(h)
+	return func(w http.ResponseWriter, r *http.Request, p httprouter.Params) {
+		if s.node.IsLeader() {
+			local(w, r, p)
+			return
+		}
+		if id, _ := s.node.Leader(); id == "" {
+			s.writeError(w, r, s.noLeaderError(r.Context()))
+			return
+		}
+		if err := s.forward(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// leaderBase returns the leader's ID and API base URL.
+func (s *Server) leaderBase() (id, base string, err error) {
+	id, _ = s.node.Leader()
+	switch {
+	case id == "":
+		return "", "", fromNode(raftnode.ErrNoLeader)
+	case id == s.cfg.NodeID:
+		return "", "", fromNode(raftnode.ErrNotLeader) // leadership is changing hands
+	}
+	addr, ok := s.state.NodeAddr(id)
+	if !ok || addr == "" {
+		return "", "", unavailable("master_not_discovered_exception",
+			fmt.Sprintf("the HTTP address of leader [%s] is not known yet", id))
+	}
+	return id, s.peerScheme() + "://" + addr, nil
+}
+
+// forward proxies r to the leader. A request that was already forwarded is
+// not forwarded again: two nodes disagreeing on the leader answer 503 rather
+// than loop. When the leader reports the index its write was applied at, the
+// follower waits to apply it too before answering, so that the client can
+// read its write from this node.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request) error {
+	if r.Header.Get(headerForwarded) != "" {
+		return fromNode(raftnode.ErrNotLeader)
+	}
+	return s.proxy(w, r)
+}
+
+// proxy sends r to the leader and answers with its response (see forward),
+// without forward's guard against a second hop: removeSelf uses it after
+// handing leadership over, when the new leader is known to be another node.
+func (s *Server) proxy(w http.ResponseWriter, r *http.Request) error {
+	leaderID, base, err := s.leaderBase()
+	if err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, r.Method, base+r.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	copyHeader(req.Header, r.Header)
+	req.Header.Set(headerForwarded, s.cfg.NodeID)
+	s.setClientAddr(req, r)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return s.leaderUnreachable(leaderID, err)
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxForwardedResponse))
+	if err != nil {
+		return s.leaderUnreachable(leaderID, err)
+	}
+	if err := s.awaitLeaderIndex(ctx, s.cfg.RequestTimeout, leaderID, resp.Header); err != nil {
+		return err
+	}
+	copyHeader(w.Header(), resp.Header)
+	w.Header().Set(headerServedBy, leaderID)
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(answer)
+	return nil
+}
+
+// awaitLeaderIndex waits, at most timeout, until this node has applied the
+// index the leader's answer reports in X-Tokend-Applied-Index, if any.
+func (s *Server) awaitLeaderIndex(ctx context.Context, timeout time.Duration, leaderID string, h http.Header) error {
+	v := h.Get(headerAppliedIndex)
+	if v == "" {
+		return nil
+	}
+	index, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return s.leaderUnreachable(leaderID, fmt.Errorf("bad %s %q", headerAppliedIndex, v))
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return fromNode(s.node.WaitApplied(ctx, index))
+}
+
+// leaderUnreachable logs and returns the 503 for a failed call to the leader.
+func (s *Server) leaderUnreachable(leaderID string, err error) error {
+	s.log.Warn("leader unreachable", "leader", leaderID, "err", err)
+	return unavailable("master_not_discovered_exception", fmt.Sprintf("leader [%s] is unreachable", leaderID))
+}
+
+// copyHeader replaces dst's values with src's for every end-to-end header.
+func copyHeader(dst, src http.Header) {
+	for k, vs := range src {
+		if hopHeaders[k] {
+			continue
+		}
+		dst[k] = append([]string(nil), vs...)
+	}
+}
+
+// leaderReadIndex asks the leader for its read index (GET
+// /_tokend/cluster/read_index), authenticating with the node secret.
+func (s *Server) leaderReadIndex(ctx context.Context) (uint64, error) {
+	leaderID, base, err := s.leaderBase()
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/_tokend/cluster/read_index", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set(headerForwarded, s.cfg.NodeID)
+	if s.cfg.NodeSecret != "" {
+		req.Header.Set(headerNodeSecret, s.cfg.NodeSecret)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, s.leaderUnreachable(leaderID, err)
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Index uint64 `json:"index"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, s.leaderUnreachable(leaderID, fmt.Errorf("read_index answered %d", resp.StatusCode))
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&v); err != nil {
+		return 0, s.leaderUnreachable(leaderID, err)
+	}
+	return v.Index, nil
+}

@@ -1,0 +1,238 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tokend/tokend/fsm"
+)
+
+// Test users, seeded with bcrypt hashes at the minimum cost so that tests
+// stay fast; production hashes use cost 10.
+var testUsers = []struct {
+	name, password string
+	roles          []string
+	realm          fsm.Realm
+}{
+	{"elastic", "elastic-pw", []string{"superuser"}, fsm.ReservedRealm},
+	{"alice", "alice-pw", nil, fsm.NativeRealm},
+	{"monty", "monty-pw", []string{"monitoring_user"}, fsm.NativeRealm},
+	{"tokman", "tokman-pw", []string{"token_manager"}, fsm.NativeRealm},
+}
+
+const testSecret = "node-secret"
+
+// testNode is a Server with its fake node behind a real HTTP listener.
+type testNode struct {
+	t    *testing.T
+	srv  *Server
+	node *fakeNode
+	ts   *httptest.Server
+}
+
+// startNode serves node's API on a local listener.
+func startNode(t *testing.T, node *fakeNode, mod func(*Config)) *testNode {
+	t.Helper()
+	var h http.Handler
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	t.Cleanup(ts.Close)
+	cfg := Config{NodeID: node.id, HTTPAdvertise: ts.Listener.Addr().String(), NodeSecret: testSecret,
+		RequestTimeout: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if mod != nil {
+		mod(&cfg)
+	}
+	srv, err := New(cfg, node, node.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = srv.Handler()
+	return &testNode{t: t, srv: srv, node: node, ts: ts}
+}
+
+// newLeader starts a seeded single-node cluster.
+func newLeader(t *testing.T, mod func(*Config)) *testNode {
+	t.Helper()
+	n := startNode(t, newFakeLeader("n1"), mod)
+	n.propose(&fsm.InitCluster{UUID: "test-uuid"})
+	n.propose(&fsm.SetNode{NodeID: "n1", HTTPAddr: n.srv.cfg.HTTPAdvertise})
+	for _, u := range testUsers {
+		hash, err := bcrypt.GenerateFromPassword([]byte(u.password), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.propose(&fsm.PutUser{User: fsm.User{Username: u.name, Hash: hash, Roles: u.roles, Enabled: true, Realm: u.realm}})
+	}
+	return n
+}
+
+// newFollower starts a follower n2 of leader, caught up with its log.
+func newFollower(t *testing.T, leader *testNode) *testNode {
+	t.Helper()
+	return newFollowerNamed(t, leader, "n2")
+}
+
+// newFollowerNamed starts a follower with the given ID, caught up.
+func newFollowerNamed(t *testing.T, leader *testNode, id string) *testNode {
+	t.Helper()
+	n := startNode(t, newFakeFollower(id, leader.node), nil)
+	leader.propose(&fsm.SetNode{NodeID: id, HTTPAddr: n.srv.cfg.HTTPAdvertise})
+	if err := n.node.WaitApplied(context.Background(), leader.node.logLen()); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// propose applies c through the fake node directly, bypassing the API; a
+// zero Time is stamped with now.
+func (n *testNode) propose(c fsm.Command) fsm.Result {
+	n.t.Helper()
+	if c.Header().Time == 0 {
+		c.Header().Time = time.Now().UnixMilli()
+	}
+	c.Header().ID = newRequestID()
+	res, _, err := n.node.Propose(context.Background(), c)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return res
+}
+
+// issueDirect creates a token pair for user straight in the state, created
+// at the given time ago, and returns the access and refresh tokens.
+func (n *testNode) issueDirect(user string, realm fsm.Realm, ago time.Duration) (string, string) {
+	n.t.Helper()
+	access, ad := newToken(accessPrefix)
+	refresh, rd := newToken(refreshPrefix)
+	c := &fsm.CreateToken{Access: ad, Refresh: rd, User: user, Realm: realm, Lifetime: (20 * time.Minute).Milliseconds()}
+	c.Time = time.Now().Add(-ago).UnixMilli()
+	if res := n.propose(c); res.Status != fsm.OK {
+		n.t.Fatalf("CreateToken for %s: %v", user, res.Status)
+	}
+	return access, refresh
+}
+
+// resp is a captured response.
+type resp struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends a request to n with an optional JSON body and header pairs.
+func (n *testNode) do(method, path, body string, hdr ...string) resp {
+	n.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, n.ts.URL+path, rd)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Authorization" { // may repeat, on purpose
+			req.Header.Add(hdr[i], hdr[i+1])
+		} else {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if res.Header.Get("X-Elastic-Product") != "Elasticsearch" {
+		n.t.Fatalf("%s %s: no X-Elastic-Product header (%d %s)", method, path, res.StatusCode, b)
+	}
+	return resp{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// json decodes the body as an object.
+func (r resp) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body is not a JSON object: %v: %s", err, r.body)
+	}
+	return m
+}
+
+// want fails unless the response has the status.
+func (r resp) want(t *testing.T, status int) resp {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+	return r
+}
+
+// wantError checks an Elasticsearch envelope: status, type and reason.
+func (r resp) wantError(t *testing.T, status int, typ, reason string) {
+	t.Helper()
+	r.want(t, status)
+	want := fmt.Sprintf(`{"error":{"root_cause":[{"type":%q,"reason":%q}],"type":%q,"reason":%q},"status":%d}`,
+		typ, reason, typ, reason, status)
+	if string(r.body) != want {
+		t.Fatalf("body\n got %s\nwant %s", r.body, want)
+	}
+}
+
+// wantOAuth checks an OAuth error: 400 and exactly error and
+// error_description.
+func (r resp) wantOAuth(t *testing.T, code, description string) {
+	t.Helper()
+	r.want(t, http.StatusBadRequest)
+	want := fmt.Sprintf(`{"error":%q,"error_description":%q}`, code, description)
+	if string(r.body) != want {
+		t.Fatalf("body\n got %s\nwant %s", r.body, want)
+	}
+}
+
+// basicAuth and bearer build Authorization header pairs for do.
+func basicAuth(user, pw string) []string {
+	r, _ := http.NewRequest("GET", "/", nil)
+	r.SetBasicAuth(user, pw)
+	return []string{"Authorization", r.Header.Get("Authorization")}
+}
+
+func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+
+// passwordGrant gets a token pair through the API.
+func (n *testNode) passwordGrant(user, pw string, hdr ...string) (access, refresh string) {
+	n.t.Helper()
+	r := n.do("POST", "/_security/oauth2/token",
+		fmt.Sprintf(`{"grant_type":"password","username":%q,"password":%q}`, user, pw), hdr...).want(n.t, 200)
+	m := r.json(n.t)
+	access, _ = m["access_token"].(string)
+	refresh, _ = m["refresh_token"].(string)
+	return access, refresh
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not true after %v: %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

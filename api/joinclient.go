@@ -1,0 +1,102 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Join client retry policy: rounds over all URLs, with exponential backoff
+// between rounds, about five minutes in all unless ctx ends first.
+const (
+	joinMaxRounds    = 64
+	joinFirstBackoff = 250 * time.Millisecond
+	joinMaxBackoff   = 5 * time.Second
+	joinCallTimeout  = 15 * time.Second
+)
+
+// errJoinRefused marks an answer that retrying cannot change (400, 401, 403).
+var errJoinRefused = errors.New("join request refused")
+
+// Join asks an existing cluster to add this node: it POSTs req to
+// /_tokend/cluster/join on each of urls in turn (any member will do:
+// followers forward to the leader) until one answers 200, retrying rounds
+// with backoff until ctx ends or the rounds run out. It authenticates with
+// nodeSecret when set, and with user and password when user is set. A URL
+// without a scheme is taken as http://host:port.
+func Join(ctx context.Context, urls []string, req JoinRequest, nodeSecret, user, password string) error {
+	return JoinTLS(ctx, nil, urls, req, nodeSecret, user, password)
+}
+
+// JoinTLS is Join with tlsCfg as the client configuration of https URLs:
+// the cluster's CA and, where members require one, this node's certificate.
+func JoinTLS(ctx context.Context, tlsCfg *tls.Config, urls []string, req JoinRequest, nodeSecret, user, password string) error {
+	if len(urls) == 0 {
+		return errors.New("api: join: no URLs to join")
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("api: join: %w", err)
+	}
+	client := &http.Client{Timeout: joinCallTimeout, Transport: &http.Transport{TLSClientConfig: tlsCfg.Clone()}}
+	backoff := joinFirstBackoff
+	var last error
+	for round := 0; round < joinMaxRounds; round++ {
+		for _, u := range urls {
+			last = joinOnce(ctx, client, u, body, nodeSecret, user, password)
+			if last == nil {
+				return nil
+			}
+			if errors.Is(last, errJoinRefused) {
+				return fmt.Errorf("api: join: %w", last)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("api: join: %w (last attempt: %v)", ctx.Err(), last)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, joinMaxBackoff)
+	}
+	return fmt.Errorf("api: join: no member accepted the join after %d rounds: %w", joinMaxRounds, last)
+}
+
+// joinOnce sends one join request to base.
+func joinOnce(ctx context.Context, client *http.Client, base string, body []byte, secret, user, password string) error {
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	url := strings.TrimRight(base, "/") + "/_tokend/cluster/join"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("%w: %v", errJoinRefused, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if secret != "" {
+		req.Header.Set(headerNodeSecret, secret)
+	}
+	if user != "" {
+		req.SetBasicAuth(user, password)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		return nil
+	case resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnauthorized ||
+		resp.StatusCode == http.StatusForbidden:
+		return fmt.Errorf("%w by %s: %s", errJoinRefused, url, answer)
+	}
+	return fmt.Errorf("%s answered %d: %s", url, resp.StatusCode, answer)
+}

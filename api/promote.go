@@ -1,0 +1,65 @@
+package api
+
+import (
+	"context"
+	"time"
+)
+
+// Promotion of non-voters.
+const (
+	// promoteMaxLag is how many entries a non-voter may still have to apply
+	// (behind the leader's own applied index) and be promoted: close enough
+	// that, as a voter, it does not hold back commits while it catches up.
+	promoteMaxLag = 32
+	// promoteProbeTimeout bounds the question to each non-voter.
+	promoteProbeTimeout = time.Second
+)
+
+// promoteCaughtUp is the leader's promoter, run on each housekeeping round:
+// every non-voter of the configuration (a node that joined, see Node.Join)
+// is asked for its status at its recorded HTTP address, and promoted to
+// voter once its applied index is within promoteMaxLag of the leader's. A
+// non-voter that does not answer, has no HTTP address yet or lags stays a
+// non-voter until a later round. Promoting is idempotent, and each round is
+// bounded by promoteProbeTimeout per non-voter plus the request timeout of a
+// promotion.
+func (s *Server) promoteCaughtUp(ctx context.Context) {
+	servers, err := s.node.Servers()
+	if err != nil {
+		return
+	}
+	for _, srv := range servers {
+		if srv.Voter || !s.node.IsLeader() {
+			continue
+		}
+		addr, ok := s.state.NodeAddr(srv.ID)
+		if !ok {
+			s.log.Debug("non-voter has no HTTP address yet; not promoting", "id", srv.ID)
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, promoteProbeTimeout)
+		st, err := s.fetchStatus(pctx, addr)
+		cancel()
+		leaderApplied := s.state.AppliedIndex()
+		switch {
+		case err != nil || st.ID != srv.ID:
+			s.log.Debug("non-voter does not answer; not promoting", "id", srv.ID, "http_addr", addr, "err", err)
+			continue
+		case st.AppliedIndex+promoteMaxLag < leaderApplied:
+			s.log.Debug("non-voter is catching up", "id", srv.ID, "applied", st.AppliedIndex, "leader_applied", leaderApplied)
+			continue
+		}
+		s.promote(ctx, srv.ID, st.AppliedIndex, leaderApplied)
+	}
+}
+
+// promote makes the caught-up non-voter id a voter and logs the outcome.
+func (s *Server) promote(ctx context.Context, id string, applied, leaderApplied uint64) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	if err := s.node.Promote(ctx, id); err != nil {
+		s.log.Warn("promoting a caught-up non-voter failed; retrying next round", "id", id, "err", err)
+		return
+	}
+	s.log.Info("promoted caught-up non-voter to voter", "id", id, "applied", applied, "leader_applied", leaderApplied)
+}

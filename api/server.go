@@ -1,0 +1,229 @@
+package api
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/tokend/tokend/api/metrics"
+	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode"
+)
+
+// Headers tokend reads or writes besides the standard ones.
+const (
+	headerProduct      = "X-Elastic-Product"
+	headerForwarded    = "X-Tokend-Forwarded"
+	headerServedBy     = "X-Tokend-Served-By"
+	headerAppliedIndex = "X-Tokend-Applied-Index"
+	headerNodeSecret   = "X-Tokend-Node-Secret"
+)
+
+// maxBodyBytes bounds request bodies; every tokend request body is small.
+const maxBodyBytes = 1 << 20
+
+// maxIdlePeerConns is how many idle connections a node keeps to each other
+// node, for forwarded writes and node-to-node calls.
+const maxIdlePeerConns = 256
+
+// maxStaleness is how long a follower may go without hearing from its leader
+// and still answer reads from its own state; beyond it, reads answer 503.
+// It is a few election timeouts of hashicorp/raft's defaults, so a healthy
+// follower (heartbeats every ~100 ms) never hits it.
+const maxStaleness = 5 * time.Second
+
+// Node is the consensus layer as the API uses it. raftnode.Node implements it.
+type Node interface {
+	// Propose appends c to the log and returns its result and log index once
+	// it is applied locally. Leader only: ErrNotLeader elsewhere.
+	// ErrIndeterminate means it may have been applied.
+	Propose(ctx context.Context, c fsm.Command) (fsm.Result, uint64, error)
+	// IsLeader reports whether this node believes it is the leader.
+	IsLeader() bool
+	// Leader returns the current leader's ID and Raft address, or "".
+	Leader() (id, raftAddr string)
+	// WaitApplied returns once the local state has applied index.
+	WaitApplied(ctx context.Context, index uint64) error
+	// ReadIndex confirms leadership and returns the commit index once it is
+	// applied locally. Leader only.
+	ReadIndex(ctx context.Context) (uint64, error)
+	// Join adds a server as a non-voter, or re-addresses a member,
+	// idempotently. Leader only.
+	Join(ctx context.Context, id, raftAddr string) error
+	// Promote makes a non-voter a voter. Leader only.
+	Promote(ctx context.Context, id string) error
+	// Remove removes a server; raftnode.ErrNotFound if unknown. Leader only.
+	Remove(ctx context.Context, id string) error
+	// TransferLeadershipTo hands leadership to voter id, or to any other
+	// voter when id is "". Leader only.
+	TransferLeadershipTo(ctx context.Context, id string) error
+	// Addr is this node's advertised Raft address.
+	Addr() string
+	// Servers lists the cluster configuration.
+	Servers() ([]raftnode.Server, error)
+	// LastContact is when a follower last heard from its leader.
+	LastContact() time.Time
+	// Stats reports the node's Raft state.
+	Stats() raftnode.Stats
+}
+
+// Server is tokend's HTTP API. It is safe for concurrent use.
+type Server struct {
+	cfg     Config
+	node    Node
+	state   *fsm.FSM
+	log     *slog.Logger
+	client  *http.Client // forwarding and catch-up, to other nodes
+	stream  *http.Client // snapshot transfers, to the leader
+	verify  *verifyCache
+	limits  *authLimits  // password failures per username and client address
+	answers *authAnswers // encoded _authenticate answers
+	handler http.Handler
+
+	meter      *apiMetrics
+	metricRegs []*metrics.Registry // served by serveMetrics, in order
+
+	reach reachCache  // voters reachable, for the "no leader" answer
+	watch memberWatch // membership checks run by housekeeping
+	lease readLease   // a follower's permission to serve reads locally
+}
+
+// New returns a Server for node and its state. cfg is validated and copied.
+func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if node == nil || state == nil {
+		return nil, fmt.Errorf("api: New needs a node and a state")
+	}
+	cfg = cfg.withDefaults()
+	s := &Server{
+		cfg:     cfg,
+		node:    node,
+		state:   state,
+		log:     cfg.Logger,
+		client:  newPeerClient(cfg.RequestTimeout, cfg.PeerTLS),
+		stream:  newStreamClient(cfg.PeerTLS),
+		verify:  newVerifyCache(newBcryptGate(defaultBcryptSlots())),
+		limits:  newAuthLimits(),
+		answers: newAuthAnswers(),
+	}
+	reg := cfg.Metrics
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	s.meter = newAPIMetrics(reg, state)
+	s.metricRegs = []*metrics.Registry{reg}
+	if cfg.ProcessMetrics != nil {
+		s.metricRegs = append(s.metricRegs, cfg.ProcessMetrics)
+	}
+	s.handler = s.middleware(s.routes())
+	return s, nil
+}
+
+// Handler returns the HTTP handler serving every route.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// peerScheme is the URL scheme of other nodes' APIs: https when PeerTLS is set.
+func (s *Server) peerScheme() string {
+	if s.cfg.PeerTLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// newPeerClient returns the keep-alive client used to reach other nodes,
+// over TLS with tlsCfg when it is set.
+func newPeerClient(timeout time.Duration, tlsCfg *tls.Config) *http.Client {
+	// Every forwarded write holds a connection to the leader for its whole
+	// round trip: with fewer idle connections kept than concurrent writes,
+	// each burst would close and re-dial (and, between nodes over TLS,
+	// re-handshake) most of them.
+	t := &http.Transport{
+		Proxy:                 nil, // node-to-node traffic never goes through a proxy
+		DialContext:           (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost:   maxIdlePeerConns,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: timeout,
+		TLSClientConfig:       tlsCfg.Clone(),
+	}
+	return &http.Client{Transport: t, Timeout: timeout}
+}
+
+// handlerFunc is a route handler; a returned error is answered by writeError.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p httprouter.Params) error
+
+// local adapts h to a route that runs on whichever node receives it.
+func (s *Server) local(h handlerFunc) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, p httprouter.Params) {
+		if err := h(w, r, p); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// routes registers every route.
+func (s *Server) routes() *httprouter.Router {
+	rt := httprouter.New()
+	rt.RedirectTrailingSlash = false
+	rt.RedirectFixedPath = false
+	rt.NotFound = http.HandlerFunc(s.noRoute)
+	rt.MethodNotAllowed = http.HandlerFunc(s.wrongMethod)
+	for _, prefix := range []string{"/_security", "/_xpack/security"} {
+		rt.POST(prefix+"/oauth2/token", s.leader(s.tokenRoute(s.createToken)))
+		rt.DELETE(prefix+"/oauth2/token", s.leader(s.tokenRoute(s.invalidateToken)))
+		rt.GET(prefix+"/_authenticate", s.local(s.authenticateMe))
+		s.userRoutes(rt, prefix)
+	}
+	rt.GET("/", s.local(s.info))
+	rt.HEAD("/", s.local(s.info))
+	rt.GET("/_cluster/health", s.local(s.health))
+	rt.POST("/_tokend/cluster/join", s.leader(s.join))
+	rt.GET("/_tokend/cluster/nodes", s.local(s.nodes))
+	rt.DELETE("/_tokend/cluster/nodes/:id", s.leader(s.removeNode))
+	rt.GET("/_tokend/cluster/status", s.local(s.status))
+	rt.POST("/_tokend/cluster/transfer_leader", s.leader(s.transferLeader))
+	rt.GET("/_tokend/cluster/read_index", s.leader(s.readIndex))
+	rt.GET("/_tokend/cluster/wait_applied", s.local(s.waitApplied))
+	rt.GET(snapshotPath, s.snapshotRoute(actionSnapshotSave, s.saveSnapshot))
+	rt.PUT(snapshotPath, s.snapshotRoute(actionSnapshotRestore, s.restoreSnapshot))
+	rt.GET("/_tokend/healthz", s.local(s.healthz))
+	rt.GET("/_tokend/readyz", s.local(s.readyz))
+	rt.GET("/_prometheus/metrics", s.local(s.serveMetrics))
+	rt.GET("/metrics", s.local(s.serveMetrics))
+	return rt
+}
+
+// userRoutes registers the native realm's user API under prefix.
+func (s *Server) userRoutes(rt *httprouter.Router, prefix string) {
+	u := prefix + "/user"
+	rt.GET(u, s.local(s.getUsers))
+	rt.GET(u+"/:name", s.local(s.getUsers))
+	rt.PUT(u+"/:name", s.leader(s.putUser))
+	rt.POST(u+"/:name", s.leader(s.putUser))
+	rt.DELETE(u+"/:name", s.leader(s.deleteUser))
+	for _, m := range []string{http.MethodPut, http.MethodPost} {
+		rt.Handle(m, u+"/:name/_password", s.leader(s.changePassword))
+		rt.Handle(m, u+"/:name/_enable", s.leader(s.setEnabled(true)))
+		rt.Handle(m, u+"/:name/_disable", s.leader(s.setEnabled(false)))
+	}
+}
+
+// noRoute answers a path no route serves.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, notFound(fmt.Sprintf("no handler found for uri [%s] and method [%s]", echoed(r.URL.RequestURI()), r.Method)))
+}
+
+// wrongMethod answers a known path with a method it does not serve;
+// httprouter has already set Allow.
+func (s *Server) wrongMethod(w http.ResponseWriter, r *http.Request) {
+	reason := fmt.Sprintf("Incorrect HTTP method for uri [%s] and method [%s], allowed: [%s]",
+		echoed(r.URL.RequestURI()), r.Method, w.Header().Get("Allow"))
+	s.writeError(w, r, &esError{status: http.StatusMethodNotAllowed, typ: "method_not_allowed_exception", reason: reason})
+}

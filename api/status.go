@@ -1,0 +1,195 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/tokend/tokend/raftnode"
+)
+
+// actionStatus is named in 403 answers of GET /_tokend/cluster/status.
+const actionStatus = "cluster:monitor/tokend/status"
+
+// Member states reported by the status and nodes routes.
+const (
+	stateLeader    = "leader"
+	stateFollower  = "follower"
+	stateCandidate = "candidate"
+	stateNonVoter  = "non-voter"
+	stateShutdown  = "shutdown"
+	stateUnknown   = "unknown" // the member did not answer
+)
+
+// statusJSON is one node's own account of itself (GET
+// /_tokend/cluster/status): what the leader's promoter, `tokend nodes`, the
+// quorum probe and a possibly removed node ask other members.
+type statusJSON struct {
+	ID           string `json:"id"`
+	ClusterUUID  string `json:"cluster_uuid"`
+	State        string `json:"state"`
+	LeaderID     string `json:"leader_id"`
+	Term         uint64 `json:"term"`
+	CommitIndex  uint64 `json:"commit_index"`
+	AppliedIndex uint64 `json:"applied_index"`
+	// LastContactMillis is how long ago this node last heard from the
+	// leader: 0 on the leader, null if it never has since it started.
+	LastContactMillis *int64 `json:"last_contact_ms"`
+	// Members are the server IDs of this node's latest configuration.
+	Members []string `json:"members"`
+	// Removed: this node has learnt that the cluster no longer counts it
+	// as a member (see checkRemoved).
+	Removed bool `json:"removed"`
+}
+
+// localStatus describes this node from its own Raft state.
+func (s *Server) localStatus() statusJSON {
+	st := s.node.Stats()
+	servers, _ := s.node.Servers()
+	out := statusJSON{ID: s.cfg.NodeID, ClusterUUID: s.state.ClusterUUID(), LeaderID: st.LeaderID, Term: st.Term,
+		CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex, Members: []string{}, Removed: s.watch.removed.Load()}
+	nonVoter := false
+	for _, srv := range servers {
+		out.Members = append(out.Members, srv.ID)
+		nonVoter = nonVoter || (srv.ID == s.cfg.NodeID && !srv.Voter)
+	}
+	switch st.State {
+	case "Leader":
+		out.State = stateLeader
+		out.LastContactMillis = new(int64)
+	case "Candidate":
+		out.State = stateCandidate
+	case "Shutdown":
+		out.State = stateShutdown
+	default:
+		out.State = stateFollower
+		if nonVoter {
+			out.State = stateNonVoter
+		}
+	}
+	if !st.LastContact.IsZero() && out.LastContactMillis == nil {
+		ms := time.Since(st.LastContact).Milliseconds()
+		out.LastContactMillis = &ms
+	}
+	return out
+}
+
+// status serves GET /_tokend/cluster/status: this node's own view, answered
+// even without a leader. With a node secret configured it needs the secret
+// or monitor credentials; without one it is open, like read_index.
+func (s *Server) status(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	if err := s.internalAuth(r, actionStatus, privMonitor); err != nil {
+		return err
+	}
+	writeJSON(w, r, http.StatusOK, s.localStatus())
+	return nil
+}
+
+// internalAuth admits a read-only node-to-node route: the node secret in
+// its header (a wrong one is refused), a certificate of the cluster CA, or
+// else credentials holding want. Without a configured node secret or cluster CA such routes are open
+// (the cluster then has no node credentials).
+func (s *Server) internalAuth(r *http.Request, action string, want privilege) error {
+	if sent, err := s.checkNodeSecret(r); sent {
+		return err // a wrong secret is refused, certificate or not
+	}
+	if s.fromClusterNode(r) || (s.cfg.NodeSecret == "" && len(s.cfg.ClusterCA) == 0) {
+		return nil
+	}
+	_, err := s.authorize(r, action, want)
+	return err
+}
+
+// checkNodeSecret reports whether r carries the node secret header and, if
+// it does, whether it matches the configured secret (nil) or not (401).
+func (s *Server) checkNodeSecret(r *http.Request) (sent bool, err error) {
+	got := r.Header.Get(headerNodeSecret)
+	if got == "" || s.cfg.NodeSecret == "" {
+		return false, nil
+	}
+	// Comparing digests keeps the comparison constant-time in the length too.
+	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(s.cfg.NodeSecret))
+	if subtle.ConstantTimeCompare(a[:], b[:]) == 1 {
+		return true, nil
+	}
+	return true, unauthorized("invalid node secret")
+}
+
+// fetchStatus asks the node at httpAddr (host:port, or a base URL) for its
+// status, with the node secret.
+func (s *Server) fetchStatus(ctx context.Context, httpAddr string) (statusJSON, error) {
+	var st statusJSON
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.baseURL(httpAddr)+"/_tokend/cluster/status", nil)
+	if err != nil {
+		return st, err
+	}
+	if s.cfg.NodeSecret != "" {
+		req.Header.Set(headerNodeSecret, s.cfg.NodeSecret)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("status of %s answered %d", httpAddr, resp.StatusCode)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st); err != nil {
+		return st, fmt.Errorf("status of %s: %w", httpAddr, err)
+	}
+	return st, nil
+}
+
+// probeMembers asks every server in servers for its status, concurrently and
+// within timeout, and returns the answers by server ID; this node answers
+// from memory. A member that does not answer in time, has no recorded HTTP
+// address, or answers under another ID is missing from the result.
+func (s *Server) probeMembers(ctx context.Context, servers []raftnode.Server, timeout time.Duration) map[string]statusJSON {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var mu sync.Mutex
+	out := make(map[string]statusJSON, len(servers))
+	var wg sync.WaitGroup
+	for _, srv := range servers {
+		if srv.ID == s.cfg.NodeID {
+			st := s.localStatus()
+			mu.Lock()
+			out[srv.ID] = st
+			mu.Unlock()
+			continue
+		}
+		addr, ok := s.state.NodeAddr(srv.ID)
+		if !ok || addr == "" {
+			continue
+		}
+		wg.Go(func() {
+			st, err := s.fetchStatus(ctx, addr)
+			if err != nil || st.ID != srv.ID {
+				return
+			}
+			mu.Lock()
+			out[srv.ID] = st
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// baseURL turns host:port into a base URL with the peer scheme (see
+// peerScheme); a URL stays as it is.
+func (s *Server) baseURL(addr string) string {
+	if strings.Contains(addr, "://") {
+		return strings.TrimRight(addr, "/")
+	}
+	return s.peerScheme() + "://" + addr
+}

@@ -1,0 +1,283 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/tokend/tokend/fsm"
+)
+
+// Grant types of POST /_security/oauth2/token.
+const (
+	grantPassword          = "password"
+	grantRefreshToken      = "refresh_token"
+	grantClientCredentials = "client_credentials"
+)
+
+// Invalid grant descriptions, per fsm.Status of a Refresh (Elasticsearch's
+// wording).
+var refreshFailures = map[fsm.Status]string{
+	fsm.NotFound:    "could not refresh the requested token",
+	fsm.Expired:     "refresh token is expired",
+	fsm.Invalidated: "token has been invalidated",
+	fsm.WrongClient: "tokens must be refreshed by the creating client",
+	fsm.Reused:      "token has already been refreshed more than 30 seconds in the past",
+}
+
+// tokenRequest is the body of POST /_security/oauth2/token. Empty strings
+// count as absent, as in Elasticsearch.
+type tokenRequest struct {
+	GrantType      string `json:"grant_type"`
+	Username       string `json:"username"`
+	Password       string `json:"password"`
+	RefreshToken   string `json:"refresh_token"`
+	Scope          string `json:"scope"`
+	KerberosTicket string `json:"kerberos_ticket"`
+}
+
+// validate checks the request as Elasticsearch's CreateTokenRequest does,
+// answering an OAuth invalid_request or unsupported_grant_type.
+func (q *tokenRequest) validate() error {
+	var msgs []string
+	unsupported := func(field, value string) {
+		if value != "" {
+			msgs = append(msgs, fmt.Sprintf("%s is not supported with the %s grant_type", field, q.GrantType))
+		}
+	}
+	missing := func(field, value string) {
+		if value == "" {
+			msgs = append(msgs, field+" is missing")
+		}
+	}
+	switch q.GrantType {
+	case grantPassword:
+		unsupported("kerberos_ticket", q.KerberosTicket)
+		unsupported("refresh_token", q.RefreshToken)
+		missing("username", q.Username)
+		missing("password", q.Password)
+	case grantRefreshToken:
+		unsupported("username", q.Username)
+		unsupported("password", q.Password)
+		unsupported("kerberos_ticket", q.KerberosTicket)
+		missing("refresh_token", q.RefreshToken)
+	case grantClientCredentials:
+		unsupported("username", q.Username)
+		unsupported("password", q.Password)
+		unsupported("kerberos_ticket", q.KerberosTicket)
+		unsupported("refresh_token", q.RefreshToken)
+	default:
+		msgs = append(msgs, "grant_type only supports the values: [password, refresh_token, client_credentials]")
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	code := "invalid_request"
+	for _, m := range msgs {
+		if strings.Contains(m, "grant_type") {
+			code = "unsupported_grant_type"
+		}
+	}
+	return &oauthError{code: code, description: validationText(msgs)}
+}
+
+// tokenResponse is the answer to a successful grant.
+type tokenResponse struct {
+	AccessToken    string   `json:"access_token"`
+	Type           string   `json:"type"`
+	ExpiresIn      int64    `json:"expires_in"`
+	Scope          string   `json:"scope,omitempty"`
+	RefreshToken   string   `json:"refresh_token,omitempty"`
+	Authentication authJSON `json:"authentication"`
+}
+
+// tokenRoute marks every answer of a token route as uncacheable (RFC 6749
+// §5.1), errors included.
+func (s *Server) tokenRoute(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Pragma", "no-cache")
+		return h(w, r, p)
+	}
+}
+
+// createToken serves POST /_security/oauth2/token (leader).
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	var q tokenRequest
+	if err := decodeBody(r, &q); err != nil {
+		return err
+	}
+	if err := q.validate(); err != nil {
+		return err
+	}
+	switch q.GrantType {
+	case grantPassword:
+		return s.passwordGrant(w, r, &q)
+	case grantClientCredentials:
+		return s.clientCredentialsGrant(w, r, &q)
+	}
+	return s.refreshGrant(w, r, &q)
+}
+
+// grant is a token about to be issued.
+type grant struct {
+	grantType string // counted in tokend_tokens_issued_total
+	user      fsm.User
+	realm     fsm.Realm
+	client    string // creating client, "" if the request was anonymous
+	authType  string // of the authentication object in the answer
+	refresh   bool   // issue a refresh token too
+	scope     string
+}
+
+// passwordGrant issues a token pair for a username and password. Any
+// credentials on the request identify the creating client.
+func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, q *tokenRequest) error {
+	caller, err := s.optionalAuth(r)
+	if err != nil {
+		return err
+	}
+	u, err := s.checkPassword(r, q.Username, q.Password)
+	if errors.Is(err, errBadCredentials) {
+		return unauthorized(fmt.Sprintf("unable to authenticate user [%s] for REST request [%s]", echoed(q.Username), echoed(r.URL.RequestURI())))
+	}
+	if err != nil {
+		return err
+	}
+	return s.issue(w, r, grant{grantType: grantPassword, user: u, realm: realmOf(u), client: clientOf(caller),
+		authType: authTypeRealm, refresh: true, scope: q.Scope})
+}
+
+// clientCredentialsGrant issues an access token, without a refresh token,
+// to the authenticated caller.
+func (s *Server) clientCredentialsGrant(w http.ResponseWriter, r *http.Request, q *tokenRequest) error {
+	caller, err := s.authenticate(r)
+	if err != nil {
+		return err
+	}
+	return s.issue(w, r, grant{grantType: grantClientCredentials, user: caller.user, realm: caller.realm,
+		client: caller.client(), authType: caller.authType, scope: q.Scope})
+}
+
+// issue creates the tokens of g and answers them.
+func (s *Server) issue(w http.ResponseWriter, r *http.Request, g grant) error {
+	var p pair
+	c := &fsm.CreateToken{User: g.user.Username, Realm: g.realm,
+		Lifetime: s.cfg.TokenTimeout.Milliseconds(), Client: g.client}
+	p.access, c.Access = newToken(accessPrefix)
+	if g.refresh {
+		p.refresh, c.Refresh = newToken(refreshPrefix)
+	}
+	// The state machine refuses the token if the user was deleted or
+	// disabled since the credentials were checked. No applied index goes
+	// back to a forwarding follower: it need not wait to apply the new
+	// token, since a node that does not know a token catches up before it
+	// answers (read-your-writes holds through catchUp).
+	res, _, err := s.propose(r.Context(), nil, c)
+	if err != nil {
+		return err
+	}
+	if res.Status != fsm.OK {
+		return unauthorized(fmt.Sprintf("unable to authenticate user [%s] for REST request [%s]",
+			g.user.Username, echoed(r.URL.RequestURI())))
+	}
+	s.meter.issued[g.grantType].Inc()
+	s.writeToken(w, r, p, g)
+	return nil
+}
+
+// refreshGrant spends a refresh token for a new pair. The new pair is sealed
+// under the old refresh token and proposed with it, so that a retry within
+// the grace window gets the same pair back (fsm.Retried).
+func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, q *tokenRequest) error {
+	caller, err := s.optionalAuth(r)
+	if err != nil {
+		return err
+	}
+	presented, ok := parseToken(refreshPrefix, q.RefreshToken)
+	if !ok {
+		s.meter.refreshed(fsm.NotFound)
+		return invalidGrant(refreshFailures[fsm.NotFound])
+	}
+	var p pair
+	c := &fsm.Refresh{Presented: presented, Client: clientOf(caller),
+		Lifetime: s.cfg.TokenTimeout.Milliseconds(), RevokeOnReplay: !s.cfg.DisableReplayRevocation}
+	p.access, c.NewAccess = newToken(accessPrefix)
+	p.refresh, c.NewRefresh = newToken(refreshPrefix)
+	if c.Sealed, err = sealPair(q.RefreshToken, p); err != nil {
+		return err
+	}
+	res, index, err := s.propose(r.Context(), w, c)
+	if err != nil {
+		return err
+	}
+	s.meter.refreshed(res.Status)
+	switch res.Status {
+	case fsm.OK:
+	case fsm.Retried:
+		if p, err = openPair(q.RefreshToken, res.Sealed); err != nil {
+			s.log.Error("cannot open the sealed pair of a retried refresh", "err", err)
+			return invalidGrant(refreshFailures[fsm.NotFound])
+		}
+	default:
+		if res.Status == fsm.Reused {
+			s.logReplay(r, presented, res.Revoked)
+		}
+		if res.Revoked > 0 {
+			s.awaitReplicas(r.Context(), index)
+		}
+		return invalidGrant(refreshFailures[res.Status])
+	}
+	u, found := s.state.User(res.User)
+	if !found {
+		u = fsm.User{Username: res.User}
+	}
+	s.writeToken(w, r, p, grant{user: u, realm: res.Realm, authType: authTypeRealm, refresh: true, scope: q.Scope})
+	return nil
+}
+
+// logReplay records a refresh token presented again after its retry window,
+// the sign of a stolen token (RFC 9700 §4.14.2): whose it was, which realm,
+// from which client address, and how many descendant tokens were revoked.
+// It names the owner, never the token.
+func (s *Server) logReplay(r *http.Request, presented fsm.Digest, revoked int) {
+	rec, _ := s.state.RefreshToken(presented)
+	s.log.Warn("refresh token replayed after the retry window",
+		"event", "refresh_token_reuse", "user", rec.User, "realm", rec.Realm.Name,
+		"client_addr", s.clientAddr(r), "revoked", revoked)
+}
+
+// invalidGrant is an OAuth invalid_grant error.
+func invalidGrant(description string) error {
+	if description == "" {
+		description = refreshFailures[fsm.NotFound]
+	}
+	return &oauthError{code: "invalid_grant", description: description}
+}
+
+// clientOf is the creating-client identity of a possibly anonymous caller.
+func clientOf(p *principal) string {
+	if p == nil {
+		return ""
+	}
+	return p.client()
+}
+
+// writeToken answers a granted token pair.
+func (s *Server) writeToken(w http.ResponseWriter, r *http.Request, p pair, g grant) {
+	var scope string
+	if g.scope != "" {
+		scope = "FULL" // the only scope tokend (like Elasticsearch) issues
+	}
+	writeJSON(w, r, http.StatusOK, tokenResponse{
+		AccessToken:    p.access,
+		Type:           "Bearer",
+		ExpiresIn:      int64(s.cfg.TokenTimeout.Seconds()),
+		Scope:          scope,
+		RefreshToken:   p.refresh,
+		Authentication: authView(g.user, g.realm, g.authType),
+	})
+}

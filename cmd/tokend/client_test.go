@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const cannedNodes = `{"leader":"node1","nodes":[
+ {"id":"node1","raft_addr":"127.0.0.1:9300","http_addr":"127.0.0.1:9200","voter":true,"leader":true,
+  "state":"leader","last_contact_ms":0,"applied_index":42,"reachable":true},
+ {"id":"node2","raft_addr":"127.0.0.1:9301","http_addr":"127.0.0.1:9201","voter":false,"leader":false,
+  "state":"non-voter","last_contact_ms":35,"applied_index":40,"reachable":true},
+ {"id":"node3","raft_addr":"127.0.0.1:9302","http_addr":"","voter":true,"leader":false,
+  "state":"unknown","last_contact_ms":null,"applied_index":null,"reachable":false}]}`
+
+const cannedUsers = `{
+ "zoe":{"username":"zoe","roles":[],"full_name":null,"email":null,"metadata":{},"enabled":false},
+ "alice":{"username":"alice","roles":["admin","monitor"],"full_name":"Alice A","email":"a@example.com","metadata":{},"enabled":true}}`
+
+// fakeNode serves canned answers and records the last request.
+type fakeNode struct {
+	lastAuth string
+	lastBody string
+	lastPath string
+}
+
+func (f *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	user, pw, _ := r.BasicAuth()
+	f.lastAuth = user + ":" + pw
+	b, _ := io.ReadAll(r.Body)
+	f.lastBody = string(b)
+	f.lastPath = r.Method + " " + r.URL.EscapedPath()
+	w.Header().Set("Content-Type", "application/json")
+	switch f.lastPath {
+	case "GET /_tokend/cluster/nodes":
+		io.WriteString(w, cannedNodes)
+	case "POST /_tokend/cluster/transfer_leader":
+		io.WriteString(w, `{"acknowledged":true,"leader":"node2"}`)
+	case "GET /_security/user":
+		io.WriteString(w, cannedUsers)
+	case "PUT /_security/user/bob":
+		io.WriteString(w, `{"created":true}`)
+	case "DELETE /_security/user/ghost":
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `{"found":false}`)
+	default:
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, `{"error":{"root_cause":[],"type":"security_exception","reason":"action is unauthorized for user [bob]"},"status":403}`)
+	}
+}
+
+// runCLI runs tokend with args against the fake node and returns exit code,
+// stdout and stderr.
+func runCLI(t *testing.T, srv *httptest.Server, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	e := env{
+		stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut,
+		getenv: envMap("TOKEND_ADDR", srv.URL, "ELASTIC_PASSWORD", "changeme"),
+	}
+	code := run(e, args)
+	return code, out.String(), errOut.String()
+}
+
+func TestNodes_PrintsAlignedTable(t *testing.T) {
+	fake := &fakeNode{}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	code, out, errOut := runCLI(t, srv, "", "nodes")
+	want := "" +
+		"ID     RAFT ADDRESS    HTTP ADDRESS    STATE      LAST CONTACT  APPLIED  REACHABLE\n" +
+		"node1  127.0.0.1:9300  127.0.0.1:9200  leader     -             42       yes\n" +
+		"node2  127.0.0.1:9301  127.0.0.1:9201  non-voter  35ms ago      40       yes\n" +
+		"node3  127.0.0.1:9302  -               unknown    never         -        no\n"
+	if code != 0 || out != want {
+		t.Fatalf("exit %d, stderr %q, stdout:\n%s\nwant:\n%s", code, errOut, out, want)
+	}
+	if fake.lastAuth != "elastic:changeme" {
+		t.Errorf("credentials = %q, want elastic with ELASTIC_PASSWORD", fake.lastAuth)
+	}
+}
+
+func TestTransferLeader_NamedOrAnyVoter(t *testing.T) {
+	fake := &fakeNode{}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	code, out, errOut := runCLI(t, srv, "", "transfer-leader", "node2")
+	if code != 0 || out != "leader is now node2\n" || fake.lastBody != `{"node_id":"node2"}` {
+		t.Fatalf("exit %d, stdout %q, stderr %q, body %q", code, out, errOut, fake.lastBody)
+	}
+	code, _, _ = runCLI(t, srv, "", "transfer-leader", "--addr", srv.URL)
+	if code != 0 || fake.lastBody != `{}` || fake.lastPath != "POST /_tokend/cluster/transfer_leader" {
+		t.Fatalf("exit %d, body %q, path %q", code, fake.lastBody, fake.lastPath)
+	}
+	if code, _, _ := runCLI(t, srv, "", "transfer-leader", "a", "b"); code != 2 {
+		t.Fatalf("two node IDs: exit %d, want 2", code)
+	}
+}
+
+func TestNodes_JSONFlagPrintsServerDocument(t *testing.T) {
+	srv := httptest.NewServer(&fakeNode{})
+	defer srv.Close()
+	code, out, _ := runCLI(t, srv, "", "nodes", "--json", "-u", "root:pw")
+	var got, want any
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 0 {
+		t.Fatalf("exit %d, output not JSON (%v): %s", code, err, out)
+	}
+	if err := json.Unmarshal([]byte(cannedNodes), &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("json = %s, want %s", out, cannedNodes)
+	}
+}
+
+func TestUsersList_SortsByNameWithRolesAndFullName(t *testing.T) {
+	srv := httptest.NewServer(&fakeNode{})
+	defer srv.Close()
+	code, out, _ := runCLI(t, srv, "", "users", "list")
+	want := "" +
+		"USERNAME  ROLES          ENABLED  FULL NAME\n" +
+		"alice     admin,monitor  yes      Alice A\n" +
+		"zoe                      no       \n"
+	if code != 0 || out != want {
+		t.Fatalf("exit %d, stdout:\n%q\nwant:\n%q", code, out, want)
+	}
+}
+
+func TestUsersAdd_ReadsPasswordFromStdinWhenFlagMissing(t *testing.T) {
+	fake := &fakeNode{}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	code, out, errOut := runCLI(t, srv, "hunter22\n", "users", "add", "bob", "--roles", "a, b", "--email", "b@x")
+	if code != 0 || out != "created user bob\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	want := `{"email":"b@x","password":"hunter22","roles":["a","b"]}`
+	if fake.lastBody != want {
+		t.Errorf("body = %s, want %s", fake.lastBody, want)
+	}
+}
+
+func TestUsers_ServerErrorPrintsReasonAndExits1(t *testing.T) {
+	srv := httptest.NewServer(&fakeNode{})
+	defer srv.Close()
+	code, out, errOut := runCLI(t, srv, "", "users", "disable", "carol")
+	if code != 1 || out != "" {
+		t.Fatalf("exit %d stdout %q, want 1 and nothing", code, out)
+	}
+	if want := "tokend users: action is unauthorized for user [bob] (HTTP 403)\n"; errOut != want {
+		t.Errorf("stderr = %q, want %q", errOut, want)
+	}
+}
+
+func TestUsersRm_UnknownUserIsAnError(t *testing.T) {
+	srv := httptest.NewServer(&fakeNode{})
+	defer srv.Close()
+	code, _, errOut := runCLI(t, srv, "", "users", "rm", "ghost")
+	if code != 1 || !strings.Contains(errOut, "user ghost not found") {
+		t.Fatalf("exit %d stderr %q", code, errOut)
+	}
+}
+
+func TestRun_UsageMistakesExit2(t *testing.T) {
+	srv := httptest.NewServer(&fakeNode{})
+	defer srv.Close()
+	for _, args := range [][]string{{}, {"bogus"}, {"remove"}, {"users"}, {"users", "add"}, {"nodes", "-u", "nocolon"}} {
+		if code, _, errOut := runCLI(t, srv, "", args...); code != 2 || errOut == "" {
+			t.Errorf("tokend %q: exit %d stderr %q, want 2 with a reason", args, code, errOut)
+		}
+	}
+}

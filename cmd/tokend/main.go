@@ -1,0 +1,167 @@
+// Command tokend runs a node of the tokend cluster (`tokend serve`) and
+// administers a running cluster over HTTP (`tokend nodes`, `tokend users`, ...).
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"runtime/debug"
+	"slices"
+	"strings"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+const usage = `Usage: tokend <command> [arguments]
+
+Commands:
+  serve                         run a node (see tokend serve -h)
+  nodes                         list the cluster's nodes
+  remove NODE_ID                remove a node from the cluster (live or dead, the leader too)
+  transfer-leader [NODE_ID]     hand leadership to NODE_ID (or to any other voter)
+  users add NAME --roles a,b    create or update a user (password from --password or stdin)
+  users passwd NAME             change a user's password
+  users rm NAME                 delete a user
+  users list                    list the native users
+  users enable|disable NAME     enable or disable a user
+  snapshot save FILE            save a consistent snapshot of the state to FILE
+  snapshot restore FILE         replace the whole cluster's state with FILE
+  snapshot restore --offline --data-dir DIR --node-id ID --raft-addr ADDR FILE
+                                rebuild a lost cluster: write FILE into an empty data dir
+  certs ca [--out DIR]          create the cluster CA (DIR/ca.crt, DIR/ca.key)
+  certs node NAME [--dns ..] [--ip ..]
+                                create a node certificate signed by the cluster CA
+  version                       print the version
+  help                          print this help
+
+Operator commands take --addr URL (default http://127.0.0.1:9200, env TOKEND_ADDR),
+-u user:password (default elastic with ELASTIC_PASSWORD) and --json; for an https URL,
+--ca-cert FILE (env TOKEND_CA_CERT) and, if nodes require one, --client-cert/--client-key.
+`
+
+// env is what a command may touch of its process, so tests can supply their own.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+}
+
+// command runs one subcommand with the arguments after its name.
+type command func(e env, args []string) error
+
+// dispatch runs the member of a command group (`tokend GROUP NAME ...`)
+// named by args[0], or answers a usage mistake listing the names.
+func dispatch(group string, cmds map[string]command, e env, args []string) error {
+	names := slices.Sorted(maps.Keys(cmds))
+	if len(args) == 0 {
+		return usageErr(fmt.Errorf("usage: tokend %s %s ...", group, strings.Join(names, "|")))
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		return usageErr(fmt.Errorf("unknown %s command %q (want one of %s)", group, args[0], strings.Join(names, ", ")))
+	}
+	return cmd(e, args[1:])
+}
+
+// commands maps each subcommand name to its implementation.
+var commands = map[string]command{
+	"serve":           runServe,
+	"nodes":           runNodes,
+	"remove":          runRemove,
+	"transfer-leader": runTransferLeader,
+	"users":           runUsers,
+	"snapshot":        runSnapshot,
+	"version":         runVersion,
+	"certs":           runCerts,
+	"help":            runHelp,
+}
+
+func main() {
+	e := env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	os.Exit(run(e, os.Args[1:]))
+}
+
+// run dispatches to a subcommand and turns its result into an exit code:
+// 0 on success, 2 for a usage mistake, 1 for anything else, with a one-line
+// reason on stderr.
+func run(e env, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(e.stderr, usage)
+		return 2
+	}
+	cmd, ok := commands[args[0]]
+	if !ok && (args[0] == "-h" || args[0] == "--help") {
+		cmd = runHelp
+	} else if !ok {
+		fmt.Fprintf(e.stderr, "tokend: unknown command %q (try tokend help)\n", args[0])
+		return 2
+	}
+	err := cmd(e, args[1:])
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(e.stderr, "tokend %s: %v\n", args[0], ue.err)
+		return 2
+	default:
+		// errors.Join separates with newlines; the reason stays on one line.
+		fmt.Fprintf(e.stderr, "tokend %s: %s\n", args[0], strings.ReplaceAll(err.Error(), "\n", "; "))
+		return 1
+	}
+}
+
+// usageError marks a mistake in the command line, as opposed to a failure.
+type usageError struct{ err error }
+
+// Error returns the underlying message.
+func (u usageError) Error() string { return u.err.Error() }
+
+// Unwrap exposes the underlying error (flag.ErrHelp in particular).
+func (u usageError) Unwrap() error { return u.err }
+
+// usageErr wraps err as a usage mistake; nil and flag.ErrHelp pass through.
+func usageErr(err error) error {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return usageError{err}
+}
+
+// runHelp prints the command overview to stdout.
+func runHelp(e env, _ []string) error {
+	fmt.Fprint(e.stdout, usage)
+	return nil
+}
+
+// runVersion prints the build version and, when known, the VCS revision.
+func runVersion(e env, _ []string) error {
+	fmt.Fprintln(e.stdout, "tokend", buildVersion())
+	return nil
+}
+
+// buildVersion is the -X version, else the module version or VCS revision
+// recorded by the Go toolchain.
+func buildVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if version != "dev" || !ok {
+		return version
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			return version + "+" + s.Value[:12]
+		}
+	}
+	return version
+}

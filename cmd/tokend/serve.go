@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/tokend/tokend/api"
+	"github.com/tokend/tokend/api/metrics"
+	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode"
+)
+
+// HTTP server limits. WriteTimeout is generous because GET /_cluster/health
+// may wait (wait_for_status, timeout=30s) before it answers.
+const (
+	readHeaderTimeout   = 10 * time.Second
+	readTimeout         = 30 * time.Second
+	writeTimeout        = 2 * time.Minute
+	idleTimeout         = 2 * time.Minute
+	maxHeaderBytes      = 64 << 10
+	httpShutdownTimeout = 10 * time.Second
+)
+
+// runServe loads the configuration and runs a node until SIGINT or SIGTERM.
+func runServe(e env, args []string) error {
+	cfg, err := Load(args, e.getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		serveUsage(e.stdout)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	d, err := startDaemon(cfg, newLogger(cfg, e.stderr))
+	if err != nil {
+		return err
+	}
+	return d.run(ctx, stop, e)
+}
+
+// newLogger returns the process logger: text or JSON lines on w. It carries
+// no attributes: raftnode and api add their own node and component keys.
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if cfg.LogFormat == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(h)
+}
+
+// daemon is a started node: state machine, Raft, API and HTTP listener.
+type daemon struct {
+	cfg    Config
+	log    *slog.Logger
+	node   *raftnode.Node
+	api    *api.Server
+	http   *http.Server
+	served chan error // receives Serve's error if it stops on its own
+
+	tls           *nodeTLS // nil: plain http
+	stopCertWatch func()   // stops the certificate reloader; nil without TLS
+}
+
+// startDaemon performs the start-up steps in order: state machine, Raft
+// node, API server, HTTP listener. On failure it undoes what it started.
+func startDaemon(cfg Config, log *slog.Logger) (*daemon, error) {
+	d := &daemon{cfg: cfg, log: log.With("node", cfg.NodeID)}
+	var err error
+	if d.tls, err = loadTLS(cfg, d.log); err != nil {
+		return nil, err
+	}
+	state := fsm.New()
+	reg := metrics.NewRegistry() // this node's metrics: Raft node and API
+	node, err := openNode(cfg, log, state, reg, d.raftTLS())
+	if err != nil {
+		return nil, err
+	}
+	d.node = node
+	if d.api, err = newAPI(cfg, log, node, state, reg, d.tls); err != nil {
+		return nil, errors.Join(err, node.Shutdown())
+	}
+	if err := d.listen(); err != nil {
+		return nil, errors.Join(err, node.Shutdown())
+	}
+	return d, nil
+}
+
+// openNode opens the Raft node over the data directory, with its metrics on
+// reg and, when raftTLS is set, mutual TLS between nodes. Raft's library
+// metrics are hooked up first, so that nothing it emits at start-up is lost.
+func openNode(cfg Config, log *slog.Logger, state *fsm.FSM, reg *metrics.Registry, raftTLS *tls.Config) (*raftnode.Node, error) {
+	raftnode.LibraryMetrics()
+	rc := raftnode.Config{
+		NodeID:        cfg.NodeID,
+		RaftBind:      cfg.RaftAddr,
+		RaftAdvertise: cfg.AdvertiseRaft,
+		TLS:           raftTLS,
+		DataDir:       cfg.DataDir,
+		Logger:        log.With("component", "raft"),
+		ApplyTimeout:  cfg.RequestTimeout,
+
+		SnapshotThreshold: cfg.SnapshotThreshold,
+		SnapshotInterval:  cfg.SnapshotInterval,
+		TrailingLogs:      cfg.TrailingLogs,
+		Metrics:           reg,
+	}
+	if err := rc.Validate(); err != nil {
+		return nil, fmt.Errorf("raft configuration: %w", err)
+	}
+	node, err := raftnode.Open(rc, state)
+	if err != nil {
+		return nil, fmt.Errorf("open raft (--raft-addr %s, --data-dir %s): %w", cfg.RaftAddr, cfg.DataDir, err)
+	}
+	return node, nil
+}
+
+// newAPI builds the HTTP API over the node and the state machine. Version is
+// left to api's default: it is the Elasticsearch version number clients
+// check, not tokend's own. It serves reg and Raft's library metrics.
+// With TLS, it calls other nodes over https and, with a cluster CA,
+// requires node-to-node calls to present a certificate that CA signed.
+func newAPI(cfg Config, log *slog.Logger, node *raftnode.Node, state *fsm.FSM, reg *metrics.Registry, t *nodeTLS) (*api.Server, error) {
+	ac := api.Config{
+		NodeID:                  cfg.NodeID,
+		HTTPAdvertise:           cfg.AdvertiseHTTP,
+		ClusterName:             cfg.ClusterName,
+		TokenTimeout:            cfg.TokenTimeout,
+		NodeSecret:              cfg.NodeSecret,
+		DisableReplayRevocation: cfg.DisableReplayRevocation,
+		RequestTimeout:          cfg.RequestTimeout,
+		Logger:                  log,
+		Peers:                   cfg.Join,
+		Metrics:                 reg,
+		ProcessMetrics:          raftnode.LibraryMetrics(),
+	}
+	if t != nil {
+		ac.PeerTLS, ac.ClusterCA = t.peer, t.clusterCA
+	}
+	srv, err := api.New(ac, node, state)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	return srv, nil
+}
+
+// listen binds the HTTP address and serves the API in the background.
+func (d *daemon) listen() error {
+	ln, err := net.Listen("tcp", d.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("--http-addr: %w", err)
+	}
+	d.http = &http.Server{
+		Handler:           d.api.Handler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(d.log.With("component", "http").Handler(), slog.LevelWarn),
+	}
+	serve := d.http.Serve
+	scheme := "http"
+	if d.tls != nil {
+		d.http.TLSConfig = d.tls.server
+		serve = func(ln net.Listener) error { return d.http.ServeTLS(ln, "", "") }
+		scheme = "https"
+		d.stopCertWatch = d.tls.watch(certPollInterval)
+	}
+	d.served = make(chan error, 1)
+	go func() {
+		if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			d.served <- err
+		}
+	}()
+	d.log.Info("http listening", "addr", ln.Addr().String(), "advertise", d.cfg.AdvertiseHTTP, "scheme", scheme)
+	return nil
+}
+
+// peerTLS is the client configuration for calling other nodes over https,
+// or nil when this node serves plain http.
+func (d *daemon) peerTLS() *tls.Config {
+	if d.tls == nil {
+		return nil
+	}
+	return d.tls.peer
+}
+
+// raftTLS is Raft's mutual TLS configuration, or nil for plain TCP.
+func (d *daemon) raftTLS() *tls.Config {
+	if d.tls == nil {
+		return nil
+	}
+	return d.tls.raft
+}
+
+// run forms or rejoins the cluster, runs housekeeping, waits for a signal
+// (or the HTTP server failing) and shuts down in order. A signal during
+// start-up also counts as a clean stop. stop restores default signal
+// handling once shutdown begins, so a second Ctrl-C kills at once.
+func (d *daemon) run(ctx context.Context, stop context.CancelFunc, e env) error {
+	hkCtx, stopHousekeeping := context.WithCancel(context.Background())
+	hkDone := make(chan struct{})
+	err := d.formCluster(ctx, e)
+	if err == nil {
+		go func() {
+			defer close(hkDone)
+			d.api.RunHousekeeping(hkCtx)
+		}()
+		err = d.wait(ctx)
+	} else {
+		close(hkDone)
+		if ctx.Err() != nil {
+			d.log.Info("stopped by signal during start-up", "reason", err)
+			err = nil
+		}
+	}
+	stop()
+	return errors.Join(err, d.shutdown(stopHousekeeping, hkDone))
+}
+
+// wait blocks until a signal (clean stop) or an HTTP server failure.
+func (d *daemon) wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		d.log.Info("signal received, shutting down")
+		return nil
+	case err := <-d.served:
+		return fmt.Errorf("http server: %w", err)
+	}
+}
+
+// shutdown stops in order: stop accepting HTTP and let in-flight requests
+// finish (bounded), stop housekeeping, then close Raft.
+func (d *daemon) shutdown(stopHousekeeping context.CancelFunc, hkDone <-chan struct{}) error {
+	var errs []error
+	ctx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
+	defer cancel()
+	if err := d.http.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("http shutdown: in-flight requests cut off after %s: %w", httpShutdownTimeout, err))
+		_ = d.http.Close()
+	}
+	if d.stopCertWatch != nil {
+		d.stopCertWatch()
+	}
+	stopHousekeeping()
+	<-hkDone
+	if err := d.node.Shutdown(); err != nil {
+		errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
+	}
+	if len(errs) == 0 {
+		d.log.Info("stopped cleanly")
+	}
+	return errors.Join(errs...)
+}

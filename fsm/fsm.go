@@ -1,0 +1,92 @@
+package fsm
+
+import (
+	"fmt"
+	"sync"
+)
+
+// FSM is the replicated state machine. Apply is called by one goroutine (the
+// Raft apply loop); the read methods may be called concurrently from any
+// number of goroutines. Every method is safe for concurrent use.
+//
+// Records handed to callers are copies: mutating them never changes the state.
+// Inside the state, records are immutable values: a change replaces the map
+// entry with a new value and never writes through a shared slice, which is
+// what makes a shallow clone of the maps a consistent snapshot.
+type FSM struct {
+	mu sync.RWMutex
+	s  *state
+}
+
+// New returns an empty FSM at applied index 0.
+func New() *FSM {
+	return &FSM{s: newState()}
+}
+
+// Apply applies command c, decoded from the log entry at index, and returns its
+// outcome. The applied index becomes index whatever the outcome.
+//
+// c == nil stands for an unknown command marked ignorable (see Decode): only
+// the applied index advances.
+//
+// A command whose request ID is non-zero and was already applied (and not yet
+// purged, see DedupRetention) is not applied again: Apply returns the Result
+// remembered from the first time and leaves the state as it is. This makes a
+// proposal retried after an indeterminate outcome take effect once.
+//
+// Apply is deterministic: it reads no clock and no randomness and does no I/O,
+// so replicas that apply the same entries hold the same state. It panics only
+// for a Command implementation this package does not define, which is a
+// programming error, not a property of the log.
+func (f *FSM) Apply(index uint64, c Command) Result {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.s.index = index
+	if c == nil {
+		return Result{}
+	}
+	h := c.Header()
+	if h.ID != (RequestID{}) {
+		if a, ok := f.s.dedup[h.ID]; ok {
+			return a.Result.clone()
+		}
+	}
+	r := f.s.apply(c)
+	if h.ID != (RequestID{}) {
+		f.s.dedup[h.ID] = applied{Time: h.Time, Result: r.clone()}
+	}
+	return r
+}
+
+// apply dispatches c to the function that applies its type.
+func (s *state) apply(c Command) Result {
+	switch c := c.(type) {
+	case *CreateToken:
+		return s.createToken(c)
+	case *Refresh:
+		return s.spendRefresh(c)
+	case *Invalidate:
+		return s.invalidate(c)
+	case *Purge:
+		return s.purge(c)
+	case *PutUser:
+		return s.putUser(c)
+	case *DeleteUser:
+		return s.deleteUser(c)
+	case *SetPassword:
+		return s.setPassword(c)
+	case *SetEnabled:
+		return s.setEnabled(c)
+	case *SetNode:
+		return s.setNode(c)
+	case *InitCluster:
+		return s.initCluster(c)
+	}
+	panic(fmt.Sprintf("fsm: Apply of unhandled command type %T", c))
+}
+
+// clone returns a copy of r that shares no memory with it.
+func (r Result) clone() Result {
+	r.Sealed = cloneBytes(r.Sealed)
+	return r
+}

@@ -1,0 +1,115 @@
+package fsm
+
+import "maps"
+
+// state is the whole replicated state at one applied index. The FSM owns one
+// state and replaces it wholesale on Restore.
+//
+// Values stored in the maps are never modified in place: a change stores a new
+// value under the key, and byte and string slices reachable from a stored
+// value are never written after it is stored. A state whose maps were cloned
+// is therefore an independent, consistent copy.
+type state struct {
+	index   uint64
+	cluster string
+	access  map[Digest]storedAccess
+	refresh map[Digest]storedRefresh
+	users   map[string]User
+	nodes   map[string]string
+	dedup   map[RequestID]applied
+}
+
+// newState returns an empty state.
+func newState() *state {
+	return &state{
+		access:  make(map[Digest]storedAccess),
+		refresh: make(map[Digest]storedRefresh),
+		users:   make(map[string]User),
+		nodes:   make(map[string]string),
+		dedup:   make(map[RequestID]applied),
+	}
+}
+
+// clone returns a copy of s that later changes to s do not affect. Because
+// stored values are immutable, copying the maps is enough.
+func (s *state) clone() *state {
+	return &state{
+		index:   s.index,
+		cluster: s.cluster,
+		access:  maps.Clone(s.access),
+		refresh: maps.Clone(s.refresh),
+		users:   maps.Clone(s.users),
+		nodes:   maps.Clone(s.nodes),
+		dedup:   maps.Clone(s.dedup),
+	}
+}
+
+// tokenMatch selects tokens by owner and lineage for the invalidation helpers.
+type tokenMatch func(user string, realm Realm, family Digest, generation uint32) bool
+
+// invalidateTokens marks every access and refresh token selected by match as
+// invalidated. It returns how many it newly invalidated and how many were
+// invalidated already. It scans every token: invalidation by user, realm or
+// family is a rare operation, and an index would have to be cloned with every
+// snapshot.
+func (s *state) invalidateTokens(match tokenMatch) (newly, previously int) {
+	for d, t := range s.access {
+		o := t.owner.Value()
+		if !match(o.user, o.realm, t.family, t.generation) {
+			continue
+		}
+		if t.invalidated {
+			previously++
+			continue
+		}
+		t.invalidated = true
+		s.access[d] = t
+		newly++
+	}
+	for d, t := range s.refresh {
+		o := t.owner.Value()
+		if !match(o.user, o.realm, t.family, t.generation) {
+			continue
+		}
+		if t.invalidated {
+			previously++
+			continue
+		}
+		t.invalidated = true
+		s.refresh[d] = t
+		newly++
+	}
+	return newly, previously
+}
+
+// ownedBy selects the tokens of the user named username in the realm named
+// realm.
+func ownedBy(username, realm string) tokenMatch {
+	return func(user string, r Realm, _ Digest, _ uint32) bool {
+		return user == username && r.Name == realm
+	}
+}
+
+// cloneBytes returns a copy of b; nil stays nil.
+func cloneBytes(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
+}
+
+// cloneUser returns a deep copy of u.
+func cloneUser(u User) User {
+	u.Hash = cloneBytes(u.Hash)
+	u.Metadata = cloneBytes(u.Metadata)
+	if u.Roles != nil {
+		u.Roles = append([]string{}, u.Roles...)
+	}
+	return u
+}
+
+// cloneRefresh returns a deep copy of t.
+func cloneRefresh(t RefreshToken) RefreshToken {
+	t.Sealed = cloneBytes(t.Sealed)
+	return t
+}

@@ -1,0 +1,262 @@
+package raftnode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/tokend/tokend/fsm"
+	"go.etcd.io/bbolt"
+)
+
+const (
+	snapshotsRetained = 2
+	logCacheSize      = 512
+	transportMaxPool  = 3
+	transportTimeout  = 10 * time.Second
+	// boltOpenTimeout makes a second process on the same DataDir fail
+	// instead of blocking forever on bolt's file lock.
+	boltOpenTimeout = 2 * time.Second
+)
+
+// Node is one member of a tokend Raft cluster. It is safe for concurrent
+// use. Create it with Open and stop it with Shutdown.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	hlog    hclog.Logger
+	fsm     *fsm.FSM
+	adapter *fsmAdapter
+
+	store *raftboltdb.BoltStore
+	logs  raft.LogStore
+	snaps raft.SnapshotStore
+	trans *raft.NetworkTransport
+	raft  *raft.Raft
+
+	hasState      bool
+	leaderChanges atomic.Uint64
+	m             *nodeMetrics
+
+	// readyTerm is the last term in which ReadIndex saw its marker entry
+	// committed; termSem serialises writing that marker.
+	readyTerm atomic.Uint64
+	termSem   chan struct{}
+
+	closed    chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+
+	// restoring admits one RestoreSnapshot at a time (backup.go).
+	restoring sync.Mutex
+}
+
+// Open starts a node: it opens the Raft stores in cfg.DataDir, listens on
+// cfg.RaftBind and starts Raft with f as the state machine. A node with
+// existing state (HasState) rejoins its cluster by itself; a fresh node
+// waits until it is bootstrapped (Bootstrap) or added by a leader (Join).
+func Open(cfg Config, f *fsm.FSM) (*Node, error) {
+	if f == nil {
+		return nil, fmt.Errorf("%w: nil FSM", ErrInvalidConfig)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg:     cfg,
+		log:     cfg.Logger.With("node", cfg.NodeID),
+		fsm:     f,
+		adapter: &fsmAdapter{f: f},
+		termSem: make(chan struct{}, 1),
+		closed:  make(chan struct{}),
+		m:       newNodeMetrics(cfg.Metrics),
+	}
+	n.hlog = newHCLogger(n.log, "raft")
+	steps := []func() error{n.openStores, n.openSnapshots, n.openTransport, n.newRaft}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			n.closeResources()
+			return nil, err
+		}
+	}
+	if cfg.Metrics != nil {
+		cfg.Metrics.OnCollect(n.collectMetrics)
+	}
+	return n, nil
+}
+
+// openStores opens raft.db, the bolt store that holds both the log and
+// Raft's stable state, behind a small read cache.
+func (n *Node) openStores() error {
+	if err := os.MkdirAll(n.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("raftnode: data dir: %w", err)
+	}
+	store, err := raftboltdb.New(raftboltdb.Options{
+		Path:        filepath.Join(n.cfg.DataDir, "raft.db"),
+		BoltOptions: &bbolt.Options{Timeout: boltOpenTimeout},
+	})
+	if err != nil {
+		return fmt.Errorf("raftnode: open raft.db: %w", err)
+	}
+	n.store = store
+	n.logs, err = raft.NewLogCache(logCacheSize, store)
+	if err != nil {
+		return fmt.Errorf("raftnode: log cache: %w", err)
+	}
+	return nil
+}
+
+// openSnapshots opens DataDir/snapshots, keeping the newest two.
+func (n *Node) openSnapshots() error {
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.DataDir, snapshotsRetained, n.hlog)
+	if err != nil {
+		return fmt.Errorf("raftnode: snapshot store: %w", err)
+	}
+	n.snaps = snaps
+	return nil
+}
+
+// openTransport listens on RaftBind and advertises RaftAdvertise as written
+// (see tcpStream), or the bound address when RaftAdvertise is empty
+// (Validate made sure it is a specific one then).
+func (n *Node) openTransport() error {
+	stream, err := listenStream(n.cfg.RaftBind, n.cfg.RaftAdvertise, n.cfg.TLS)
+	if err != nil {
+		return fmt.Errorf("raftnode: raft transport on %s: %w", n.cfg.RaftBind, err)
+	}
+	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  stream,
+		Logger:  n.hlog,
+		MaxPool: transportMaxPool,
+		Timeout: transportTimeout,
+	})
+	return nil
+}
+
+// newRaft records whether state exists and starts Raft, which restores the
+// latest snapshot and replays the log into the FSM.
+func (n *Node) newRaft() error {
+	has, err := raft.HasExistingState(n.logs, n.store, n.snaps)
+	if err != nil {
+		return fmt.Errorf("raftnode: inspect state: %w", err)
+	}
+	n.hasState = has
+	r, err := raft.NewRaft(n.cfg.raftConfig(n.hlog), n.adapter, n.logs, n.store, n.snaps, n.trans)
+	if err != nil {
+		return fmt.Errorf("raftnode: start raft: %w", err)
+	}
+	n.raft = r
+	n.observeLeaderChanges()
+	return nil
+}
+
+// HasState reports whether the node had Raft state (log, term or snapshot)
+// when it was opened. Such a node must not be bootstrapped.
+func (n *Node) HasState() bool { return n.hasState }
+
+// Bootstrap makes this node the single voter of a new cluster. Call it only
+// on a fresh node (HasState false) and only when the operator asked for a new
+// cluster: bootstrapping two fresh nodes separately creates two clusters
+// that can never merge. On a node with state it returns ErrHasState.
+func (n *Node) Bootstrap() error {
+	if n.hasState {
+		return ErrHasState
+	}
+	cfg := raft.Configuration{Servers: []raft.Server{{
+		Suffrage: raft.Voter,
+		ID:       raft.ServerID(n.cfg.NodeID),
+		Address:  n.trans.LocalAddr(),
+	}}}
+	err := n.raft.BootstrapCluster(cfg).Error()
+	switch {
+	case errors.Is(err, raft.ErrCantBootstrap):
+		return ErrHasState
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return ErrShutdown
+	case err != nil:
+		return fmt.Errorf("raftnode: bootstrap: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops the node. A leader with other voters first hands
+// leadership over (waiting at most two election timeouts), so the cluster
+// does not sit through an election timeout without a leader. Then Raft
+// stops, and the transport and raft.db are closed. Safe to call more than
+// once; later calls return the first call's result.
+func (n *Node) Shutdown() error {
+	n.closeOnce.Do(func() {
+		n.handOver()
+		close(n.closed)
+		var errs []error
+		if err := n.raft.Shutdown().Error(); err != nil {
+			errs = append(errs, fmt.Errorf("raftnode: raft shutdown: %w", err))
+		}
+		errs = append(errs, n.closeResources())
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}
+
+// handOver transfers leadership before a shutdown, if there is anyone to
+// transfer it to. Failure is logged: the cluster then elects a leader after
+// an election timeout, as it would after a crash.
+func (n *Node) handOver() {
+	if !n.IsLeader() || !n.hasOtherVoters() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*n.cfg.ElectionTimeout)
+	defer cancel()
+	if err := n.TransferLeadership(ctx); err != nil {
+		n.log.Warn("leadership transfer before shutdown failed", "err", err)
+	}
+}
+
+// hasOtherVoters reports whether the configuration has a voter besides us.
+func (n *Node) hasOtherVoters() bool {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter && string(s.ID) != n.cfg.NodeID {
+			return true
+		}
+	}
+	return false
+}
+
+// closeResources closes what Raft does not: the transport (Raft closes it
+// too; closing twice is harmless) and raft.db.
+func (n *Node) closeResources() error {
+	var errs []error
+	if n.trans != nil {
+		errs = append(errs, n.trans.Close())
+	}
+	if n.store != nil {
+		if err := n.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("raftnode: close raft.db: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// isShutdown reports whether Shutdown was called or Raft stopped on its own
+// (after this node was removed from the cluster).
+func (n *Node) isShutdown() bool {
+	select {
+	case <-n.closed:
+		return true
+	default:
+		return n.raft.State() == raft.Shutdown
+	}
+}

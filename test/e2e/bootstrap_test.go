@@ -1,0 +1,42 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode"
+	"github.com/tokend/tokend/test/testkit"
+)
+
+// A node that crashed after bootstrapping Raft but before the elastic user
+// existed must finish the initialisation when it restarts, instead of
+// serving a cluster nobody can log in to.
+func TestBootstrap_InterruptedBeforeTheElasticUserIsFinishedOnRestart(t *testing.T) {
+	p := newProc(t, "node1")
+	node, err := raftnode.Open(raftnode.Config{NodeID: p.id, RaftBind: p.raftAddr, DataDir: p.dataDir}, fsm.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := node.Bootstrap(); err != nil {
+		t.Fatal(err)
+	}
+	if err := node.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+
+	p.start()
+	waitReady(t, p)
+	testkit.Eventually(t, 30*time.Second, "elastic can log in after the restart", func() error {
+		r := do(t, p, "GET", "/_security/_authenticate", "", testkit.Basic("elastic", superPassword))
+		if r.Status != 200 {
+			return fmt.Errorf("authenticate as elastic: %d %s", r.Status, r.Body)
+		}
+		return nil
+	})
+	if !strings.Contains(p.out.String(), "initialisation was interrupted") {
+		t.Fatalf("no warning about finishing the initialisation in the log:\n%s", p.out.String())
+	}
+}
