@@ -67,6 +67,8 @@ type Config struct {
 
 	LogLevel  slog.Level // --log-level
 	LogFormat string     // --log-format: text or json
+
+	PprofAddr string // --pprof-addr: loopback address for Go's runtime profiles; "" serves none
 }
 
 // Default returns the configuration `tokend serve` runs with when nothing is
@@ -264,6 +266,15 @@ func (c *Config) validateLimits() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: must be text or json", c.LogFormat)
+	}
+	if c.PprofAddr != "" {
+		host, _, err := splitListen("pprof-addr", c.PprofAddr)
+		if err != nil {
+			return err
+		}
+		if !loopback(host) {
+			return fmt.Errorf("--pprof-addr %s: profiles are served on loopback addresses only", c.PprofAddr)
+		}
 	}
 	return nil
 }

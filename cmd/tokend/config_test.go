@@ -206,6 +206,8 @@ func TestValidate_RefusalsNameTheSetting(t *testing.T) {
 		{"token timeout zero", func(c *Config) { c.TokenTimeout = 0 }, "--token-timeout"},
 		{"request timeout zero", func(c *Config) { c.RequestTimeout = 0 }, "--request-timeout"},
 		{"log format", func(c *Config) { c.LogFormat = "xml" }, "--log-format"},
+		{"pprof beyond loopback", func(c *Config) { c.PprofAddr = "0.0.0.0:6060" }, "--pprof-addr 0.0.0.0:6060: profiles are served on loopback addresses only"},
+		{"pprof bad address", func(c *Config) { c.PprofAddr = "6060" }, "--pprof-addr"},
 		{"snapshot threshold zero", func(c *Config) { c.SnapshotThreshold = 0 }, "--raft-snapshot-threshold"},
 		{"snapshot interval zero", func(c *Config) { c.SnapshotInterval = 0 }, "--raft-snapshot-interval"},
 		{"node id with slash", func(c *Config) { c.NodeID = "a/b" }, "--node-id (node.name)"},

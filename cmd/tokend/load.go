@@ -114,6 +114,7 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "allow plain http on a non-loopback --http-addr, and plain Raft on a non-loopback --raft-addr")
 	fs.TextVar(&c.LogLevel, "log-level", c.LogLevel, "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log `format`: text or json")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "loopback `address` serving Go's runtime profiles at /debug/pprof/ (default: none)")
 	return fs
 }
 

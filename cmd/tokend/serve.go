@@ -73,6 +73,8 @@ type daemon struct {
 
 	tls           *nodeTLS // nil: plain http
 	stopCertWatch func()   // stops the certificate reloader; nil without TLS
+
+	pprof *http.Server // runtime profiles (--pprof-addr); nil when not served
 }
 
 // startDaemon performs the start-up steps in order: state machine, Raft
@@ -95,6 +97,11 @@ func startDaemon(cfg Config, log *slog.Logger) (*daemon, error) {
 	}
 	if err := d.listen(); err != nil {
 		return nil, errors.Join(err, node.Shutdown())
+	}
+	if cfg.PprofAddr != "" {
+		if d.pprof, err = startPprof(cfg.PprofAddr, d.log); err != nil {
+			return nil, errors.Join(err, d.http.Close(), node.Shutdown())
+		}
 	}
 	return d, nil
 }
@@ -255,6 +262,9 @@ func (d *daemon) shutdown(stopHousekeeping context.CancelFunc, hkDone <-chan str
 	}
 	if d.stopCertWatch != nil {
 		d.stopCertWatch()
+	}
+	if d.pprof != nil {
+		_ = d.pprof.Close()
 	}
 	stopHousekeeping()
 	<-hkDone
