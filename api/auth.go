@@ -57,6 +57,7 @@ type principal struct {
 	user     fsm.User
 	realm    fsm.Realm // the realm that authenticated the user
 	authType string
+	token    fsm.Digest // the access token presented; zero for a password
 }
 
 // client is the caller's identity as recorded on tokens it creates.
@@ -195,7 +196,7 @@ func (s *Server) authBearer(ctx context.Context, tok string) (*principal, error)
 		s.meter.authFailed(reason)
 		return nil, errTokenExpired
 	}
-	return &principal{user: u, realm: rec.Realm, authType: authTypeToken}, nil
+	return &principal{user: u, realm: rec.Realm, authType: authTypeToken, token: d}, nil
 }
 
 // tokenFailure says why a stored access token of user u (found or not)

@@ -2,13 +2,11 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/tokend/tokend/fsm"
-	"github.com/tokend/tokend/raftnode"
 )
 
 // checkFresh refuses to answer reads from a node's own state when it has
@@ -70,13 +68,9 @@ func (s *Server) propose(ctx context.Context, w http.ResponseWriter, c fsm.Comma
 	h.Time = time.Now().UnixMilli()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	res, index, err := s.node.Propose(ctx, c)
-	if errors.Is(err, raftnode.ErrIndeterminate) {
-		s.log.Info("proposal outcome unknown, retrying once", "type", c.Type())
-		res, index, err = s.node.Propose(ctx, c)
-	}
+	res, index, err := s.proposeStamped(ctx, c)
 	if err != nil {
-		return fsm.Result{}, 0, fromNode(err)
+		return fsm.Result{}, 0, err
 	}
 	s.meter.committed(c, res)
 	if w != nil {

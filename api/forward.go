@@ -35,14 +35,19 @@ func (s *Server) leader(h handlerFunc) httprouter.Handle {
 			local(w, r, p)
 			return
 		}
-		if id, _ := s.node.Leader(); id == "" {
-			s.writeError(w, r, s.noLeaderError(r.Context()))
-			return
-		}
-		if err := s.forward(w, r); err != nil {
+		if err := s.toLeader(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
 	}
+}
+
+// toLeader answers r on a follower with the leader's answer (see forward),
+// or with why there is no leader to ask.
+func (s *Server) toLeader(w http.ResponseWriter, r *http.Request) error {
+	if id, _ := s.node.Leader(); id == "" {
+		return s.noLeaderError(r.Context())
+	}
+	return s.forward(w, r)
 }
 
 // leaderBase returns the leader's ID and API base URL.

@@ -10,22 +10,26 @@ import (
 	"github.com/tokend/tokend/raftnode"
 )
 
-// A follower proxies writes to the leader. For a token it answers as soon
-// as the leader has; a later check of that token on the follower catches up
-// first. For a revocation it waits until it has applied the leader's entry
+// A follower grants tokens itself and sends them to the leader to commit.
+// It answers as soon as the leader has committed; a later check of that
+// token on the follower catches up first. A revocation is proxied to the
+// leader, and the follower waits until it has applied the leader's entry
 // itself, so its own next check refuses the token without asking anyone.
-func TestForward_FollowerProxiesWritesAndWaitsForRevocations(t *testing.T) {
+func TestForward_FollowerGrantsThroughTheLeaderAndWaitsForRevocations(t *testing.T) {
 	t.Parallel()
 	leader := newLeader(t, nil)
 	follower := newFollower(t, leader)
 	r := follower.do("POST", "/_security/oauth2/token", `{"grant_type":"password","username":"alice","password":"alice-pw"}`).want(t, 200)
-	if r.header.Get(headerServedBy) != "n1" || r.header.Get("Cache-Control") != "no-store" {
-		t.Fatalf("forwarded answer headers: %v", r.header)
+	if r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("grant answer headers: %v", r.header)
 	}
 	if got := r.header.Get(headerAppliedIndex); got != "" {
 		t.Fatalf("a token grant made the follower wait for index %s", got)
 	}
 	access := r.json(t)["access_token"].(string)
+	if _, ok := leader.node.state.AccessToken(fsm.DigestOf(access)); !ok {
+		t.Fatal("the follower answered a token the leader has not committed")
+	}
 	follower.do("GET", "/_security/_authenticate", "", bearer(access)...).want(t, 200)
 
 	r = follower.do("DELETE", "/_security/oauth2/token", `{"token":"`+access+`"}`).want(t, 200)
@@ -74,7 +78,7 @@ func TestForward_UnreachableLeaderIs503NotAGuess(t *testing.T) {
 	if r.header.Get("Retry-After") == "" {
 		t.Fatal("503 without Retry-After")
 	}
-	follower.do("POST", "/_security/oauth2/token", `{"grant_type":"client_credentials"}`).
+	follower.do("POST", "/_security/oauth2/token", `{"grant_type":"client_credentials"}`, basicAuth("alice", "alice-pw")...).
 		wantError(t, 503, "master_not_discovered_exception", "leader [n1] is unreachable")
 }
 

@@ -31,7 +31,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			return
 		}
 		if !isSnapshotUpload(r) { // a binary body as large as the state (snapshot.go)
-			if err := checkMediaTypes(r); err != nil {
+			if err := checkMediaTypes(r); err != nil && !isBatchPost(r) { // a msgpack body (propose.go)
 				s.writeError(w, r, err)
 				return
 			}

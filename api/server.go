@@ -92,6 +92,8 @@ type Server struct {
 	reach reachCache  // voters reachable, for the "no leader" answer
 	watch memberWatch // membership checks run by housekeeping
 	lease readLease   // a follower's permission to serve reads locally
+
+	tokens batcher // token creations on their way into the log
 }
 
 // New returns a Server for node and its state. cfg is validated and copied.
@@ -118,6 +120,7 @@ func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
+	s.tokens.send = s.sendBatch
 	s.meter = newAPIMetrics(reg, state)
 	s.metricRegs = []*metrics.Registry{reg}
 	if cfg.ProcessMetrics != nil {
@@ -176,7 +179,7 @@ func (s *Server) routes() *httprouter.Router {
 	rt.NotFound = http.HandlerFunc(s.noRoute)
 	rt.MethodNotAllowed = http.HandlerFunc(s.wrongMethod)
 	for _, prefix := range []string{"/_security", "/_xpack/security"} {
-		rt.POST(prefix+"/oauth2/token", s.leader(s.tokenRoute(s.createToken)))
+		rt.POST(prefix+"/oauth2/token", s.local(s.tokenRoute(s.createToken)))
 		rt.DELETE(prefix+"/oauth2/token", s.leader(s.tokenRoute(s.invalidateToken)))
 		rt.GET(prefix+"/_authenticate", s.local(s.authenticateMe))
 		s.userRoutes(rt, prefix)
@@ -190,6 +193,7 @@ func (s *Server) routes() *httprouter.Router {
 	rt.GET("/_tokend/cluster/status", s.local(s.status))
 	rt.POST("/_tokend/cluster/transfer_leader", s.leader(s.transferLeader))
 	rt.GET("/_tokend/cluster/read_index", s.leader(s.readIndex))
+	rt.POST(proposePath, s.local(s.proposeRoute))
 	rt.GET("/_tokend/cluster/wait_applied", s.local(s.waitApplied))
 	rt.GET(snapshotPath, s.snapshotRoute(actionSnapshotSave, s.saveSnapshot))
 	rt.PUT(snapshotPath, s.snapshotRoute(actionSnapshotRestore, s.restoreSnapshot))

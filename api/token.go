@@ -1,14 +1,18 @@
 package api
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode"
 )
 
 // Grant types of POST /_security/oauth2/token.
@@ -104,14 +108,34 @@ func (s *Server) tokenRoute(h handlerFunc) handlerFunc {
 	}
 }
 
-// createToken serves POST /_security/oauth2/token (leader).
+// createToken serves POST /_security/oauth2/token. Any node serves the
+// password and client_credentials grants: it checks the credentials and
+// proposes the new token through its batcher (which needs the node secret
+// or a cluster CA on a follower). A refresh is served by the leader, which
+// decides single use, and forwarded to it from a follower.
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	if !s.node.IsLeader() {
+		if r.Header.Get(headerForwarded) != "" {
+			return fromNode(raftnode.ErrNotLeader) // never a second hop
+		}
+		if id, _ := s.node.Leader(); id == "" {
+			return s.noLeaderError(r.Context())
+		}
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
 	var q tokenRequest
-	if err := decodeBody(r, &q); err != nil {
+	if err := decodeJSON(body, &q); err != nil {
 		return err
 	}
 	if err := q.validate(); err != nil {
 		return err
+	}
+	if (q.GrantType == grantRefreshToken || !s.batchesForwardable()) && !s.node.IsLeader() {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		return s.toLeader(w, r)
 	}
 	switch q.GrantType {
 	case grantPassword:
@@ -131,6 +155,11 @@ type grant struct {
 	authType  string // of the authentication object in the answer
 	refresh   bool   // issue a refresh token too
 	scope     string
+	// The credentials the grant was made on, re-checked when the token is
+	// committed (fsm.CreateToken): the password hash they matched, or the
+	// access token they presented.
+	checkedHash  []byte
+	checkedToken fsm.Digest
 }
 
 // passwordGrant issues a token pair for a username and password. Any
@@ -148,7 +177,7 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, q *tokenR
 		return err
 	}
 	return s.issue(w, r, grant{grantType: grantPassword, user: u, realm: realmOf(u), client: clientOf(caller),
-		authType: authTypeRealm, refresh: true, scope: q.Scope})
+		authType: authTypeRealm, refresh: true, scope: q.Scope, checkedHash: u.Hash})
 }
 
 // clientCredentialsGrant issues an access token, without a refresh token,
@@ -158,8 +187,12 @@ func (s *Server) clientCredentialsGrant(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	return s.issue(w, r, grant{grantType: grantClientCredentials, user: caller.user, realm: caller.realm,
-		client: caller.client(), authType: caller.authType, scope: q.Scope})
+	g := grant{grantType: grantClientCredentials, user: caller.user, realm: caller.realm,
+		client: caller.client(), authType: caller.authType, scope: q.Scope, checkedToken: caller.token}
+	if caller.token.IsZero() {
+		g.checkedHash = caller.user.Hash
+	}
+	return s.issue(w, r, g)
 }
 
 // issue creates the tokens of g and answers them.
@@ -171,12 +204,16 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, g grant) error {
 	if g.refresh {
 		p.refresh, c.Refresh = newToken(refreshPrefix)
 	}
+	if g.checkedHash != nil {
+		c.PasswordCheck = sha256.Sum256(g.checkedHash)
+	}
+	c.TokenCheck = g.checkedToken
 	// The state machine refuses the token if the user was deleted or
-	// disabled since the credentials were checked. No applied index goes
-	// back to a forwarding follower: it need not wait to apply the new
-	// token, since a node that does not know a token catches up before it
-	// answers (read-your-writes holds through catchUp).
-	res, _, err := s.propose(r.Context(), nil, c)
+	// disabled, or the credentials changed, since they were checked. This
+	// node need not wait to apply the new token: a node that does not know a
+	// token catches up before it answers (read-your-writes holds through
+	// catchUp).
+	res, err := s.proposeToken(r.Context(), c)
 	if err != nil {
 		return err
 	}

@@ -1,5 +1,10 @@
 package fsm
 
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+)
+
 // createToken stores a new access token and, if c.Refresh is set, its refresh
 // token. A digest that is already stored (a replay under another request ID,
 // or a collision) leaves the state untouched: an existing record is never
@@ -9,8 +14,13 @@ package fsm
 // entry is applied: a user deleted or disabled between the password check and
 // this entry gets no token (NotFound), and a later user of the same name can
 // never inherit one.
+//
+// A PasswordCheck or TokenCheck makes the entry re-check the credentials it
+// was granted on: a password changed, or a token invalidated or expired,
+// since the check gets no token either (NotFound).
 func (s *state) createToken(c *CreateToken) Result {
-	if u, ok := s.users[c.User]; !ok || !u.Enabled || u.Realm.Name != c.Realm.Name {
+	u, ok := s.users[c.User]
+	if !ok || !u.Enabled || u.Realm.Name != c.Realm.Name || !s.credentialsHold(c, u) {
 		return Result{Status: NotFound}
 	}
 	if _, ok := s.access[c.Access]; ok {
@@ -35,6 +45,24 @@ func (s *state) createToken(c *CreateToken) Result {
 		}
 	}
 	return Result{}
+}
+
+// credentialsHold reports whether the credentials c was granted on are
+// still those of user u at c.Time.
+func (s *state) credentialsHold(c *CreateToken, u User) bool {
+	if !c.PasswordCheck.IsZero() {
+		current := sha256.Sum256(u.Hash)
+		if subtle.ConstantTimeCompare(c.PasswordCheck[:], current[:]) != 1 {
+			return false
+		}
+	}
+	if !c.TokenCheck.IsZero() {
+		a, ok := s.access[c.TokenCheck]
+		if !ok || a.invalidated || c.Time >= a.expires {
+			return false
+		}
+	}
+	return true
 }
 
 // spendRefresh spends the presented refresh token. The checks run in the order the

@@ -23,6 +23,7 @@ const (
 	TypeSetEnabled  Type = 8
 	TypeSetNode     Type = 9
 	TypeInitCluster Type = 10
+	TypeBatch       Type = 11
 )
 
 // IgnorableFlag marks a command type that an older replica which does not know
@@ -88,6 +89,13 @@ type CreateToken struct {
 	// token ("" when the request carried no credentials). Only that client
 	// may refresh the token.
 	Client string `msgpack:"c"`
+	// PasswordCheck, when set, is the SHA-256 of the password hash the
+	// user's credentials were verified against: the token is refused if the
+	// password changed before the entry was applied.
+	PasswordCheck Digest `msgpack:"pc,omitempty"`
+	// TokenCheck, when set, is the access token the caller authenticated
+	// with: the token is refused if that one is no longer valid at Time.
+	TokenCheck Digest `msgpack:"tc,omitempty"`
 }
 
 // Refresh spends the refresh token Presented and, if it may be spent, stores
@@ -178,6 +186,63 @@ type InitCluster struct {
 	UUID string `msgpack:"u"`
 }
 
+// MaxBatch is the most commands one Batch may carry.
+const MaxBatch = 1024
+
+// Batch is commands proposed together as one log entry, so that many
+// concurrent requests cost one Raft entry. Each keeps its own Meta (and so
+// its own deduplication); Apply applies them in order and returns their
+// results in Result.Results. Entries holds each command as Encode wrote it;
+// a Batch never nests another.
+type Batch struct {
+	Meta
+	Entries [][]byte `msgpack:"e"`
+
+	commands []Command // Entries decoded by Decode
+}
+
+// NewBatch encodes cs into a Batch.
+func NewBatch(cs []Command) (*Batch, error) {
+	if len(cs) == 0 || len(cs) > MaxBatch {
+		return nil, fmt.Errorf("fsm: a batch holds 1 to %d commands, not %d", MaxBatch, len(cs))
+	}
+	b := &Batch{Entries: make([][]byte, len(cs)), commands: cs}
+	for i, c := range cs {
+		if _, nested := c.(*Batch); nested {
+			return nil, errors.New("fsm: a batch cannot hold a batch")
+		}
+		data, err := Encode(c)
+		if err != nil {
+			return nil, err
+		}
+		b.Entries[i] = data
+	}
+	return b, nil
+}
+
+// Commands returns the batch's commands in order.
+func (b *Batch) Commands() []Command { return b.commands }
+
+// decodeEntries decodes Entries into commands. An ignorable type unknown to
+// this build is kept as nil, as Apply expects.
+func (b *Batch) decodeEntries() error {
+	if len(b.Entries) == 0 || len(b.Entries) > MaxBatch {
+		return fmt.Errorf("batch of %d commands, want 1 to %d", len(b.Entries), MaxBatch)
+	}
+	b.commands = make([]Command, len(b.Entries))
+	for i, e := range b.Entries {
+		if len(e) > 0 && Type(e[0]) == TypeBatch {
+			return fmt.Errorf("batch command %d is a batch", i)
+		}
+		c, err := Decode(e)
+		if err != nil {
+			return fmt.Errorf("batch command %d: %w", i, err)
+		}
+		b.commands[i] = c
+	}
+	return nil
+}
+
 // Type implementations.
 func (*CreateToken) Type() Type { return TypeCreateToken }
 func (*Refresh) Type() Type     { return TypeRefresh }
@@ -189,6 +254,7 @@ func (*SetPassword) Type() Type { return TypeSetPassword }
 func (*SetEnabled) Type() Type  { return TypeSetEnabled }
 func (*SetNode) Type() Type     { return TypeSetNode }
 func (*InitCluster) Type() Type { return TypeInitCluster }
+func (*Batch) Type() Type       { return TypeBatch }
 
 // Header returns the command's Meta.
 func (m *Meta) Header() *Meta { return m }
@@ -216,6 +282,8 @@ func newCommand(t Type) Command {
 		return &SetNode{}
 	case TypeInitCluster:
 		return &InitCluster{}
+	case TypeBatch:
+		return &Batch{}
 	}
 	return nil
 }
@@ -248,6 +316,11 @@ func Decode(data []byte) (Command, error) {
 	}
 	if err := unmarshal(data[2:], c); err != nil {
 		return nil, fmt.Errorf("%w: type %d: %v", ErrMalformed, t, err)
+	}
+	if b, ok := c.(*Batch); ok {
+		if err := b.decodeEntries(); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
 	}
 	return c, nil
 }

@@ -21,7 +21,18 @@ func sampleCommands() []Command {
 		&SetEnabled{Meta: m, Username: "alice", Enabled: true},
 		&SetNode{Meta: m, NodeID: "n1", HTTPAddr: "10.0.0.1:9200"},
 		&InitCluster{Meta: m, UUID: "4f1c"},
+		mustBatch(&CreateToken{Meta: m, Access: dg("b"), User: "bob", Realm: NativeRealm, Lifetime: lifetime,
+			PasswordCheck: dg("hash"), TokenCheck: dg("via")}, &Purge{Meta: m}),
 	}
+}
+
+// mustBatch encodes cs into a Batch or panics.
+func mustBatch(cs ...Command) *Batch {
+	b, err := NewBatch(cs)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 func TestEncodeDecode_RoundTripsEveryCommandType(t *testing.T) {

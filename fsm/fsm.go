@@ -45,15 +45,30 @@ func (f *FSM) Apply(index uint64, c Command) Result {
 	if c == nil {
 		return Result{}
 	}
+	if b, ok := c.(*Batch); ok {
+		out := Result{Results: make([]Result, len(b.commands))}
+		for i, sub := range b.commands {
+			if sub != nil {
+				out.Results[i] = f.s.applyOnce(sub)
+			}
+		}
+		return out
+	}
+	return f.s.applyOnce(c)
+}
+
+// applyOnce applies c unless its request ID was already applied, in which
+// case it returns the remembered result.
+func (s *state) applyOnce(c Command) Result {
 	h := c.Header()
 	if h.ID != (RequestID{}) {
-		if a, ok := f.s.dedup[h.ID]; ok {
+		if a, ok := s.dedup[h.ID]; ok {
 			return a.Result.clone()
 		}
 	}
-	r := f.s.apply(c)
+	r := s.apply(c)
 	if h.ID != (RequestID{}) {
-		f.s.dedup[h.ID] = applied{Time: h.Time, Result: r.clone()}
+		s.dedup[h.ID] = applied{Time: h.Time, Result: r.clone()}
 	}
 	return r
 }

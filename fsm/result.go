@@ -52,4 +52,6 @@ type Result struct {
 	Created bool `msgpack:"c,omitempty"`
 	// Purged counts the records a Purge removed.
 	Purged int `msgpack:"p,omitempty"`
+	// Results holds a Batch's results, one per command in order.
+	Results []Result `msgpack:"rs,omitempty"`
 }

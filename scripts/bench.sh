@@ -17,6 +17,9 @@ export PATH="$PATH:/usr/local/go/bin"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SECS=${BENCH_SECONDS:-8}
+# More users than bcrypt can check in a flood's SECS+2 s on this machine
+# (~25 checks/s on 2 cores), so that every grant of the flood runs bcrypt.
+FLOOD_USERS=${BENCH_FLOOD_USERS:-400}
 DIR=${BENCH_DIR:-$(mktemp -d /tmp/tokend-bench.XXXXXX)}
 PASSWORD=bench-password
 SECRET=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
@@ -140,6 +143,26 @@ wrk_auth() {
   wrk -t2 -c64 -d"${SECS}s" --latency -H "$3" "$2/_security/_authenticate" >"$1"
 }
 
+# wrk_grant FILE CONNECTIONS: client_credentials grants through the follower,
+# each with the elastic user's Basic credentials (a Lua script sets the POST).
+wrk_grant() {
+  cat >"$DIR/grant.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"grant_type":"client_credentials"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Basic $(printf 'elastic:%s' "$PASSWORD" | base64)"
+LUA
+  wrk -t"$(($2 > 1 ? 2 : 1))" -c"$2" -d"${SECS}s" --latency -s "$DIR/grant.lua" "$FOLLOWER/_security/oauth2/token" >"$1"
+}
+
+# add_flood_users N: creates users flood0..flood<N-1>, all with $PASSWORD, so
+# that password grants spread over them miss the credential cache.
+add_flood_users() {
+  seq 0 $(($1 - 1)) | xargs -P 4 -I{} curl -fsS -o /dev/null --max-time 30 -u "elastic:$PASSWORD" \
+    -H 'Content-Type: application/json' -X PUT -d "{\"password\":\"$PASSWORD\",\"roles\":[]}" \
+    "$LEADER/_security/user/flood{}" || die "could not create the flood users"
+}
+
 # --- baselines --------------------------------------------------------------
 
 baselines() {
@@ -199,7 +222,10 @@ tokend_workloads() {
   wrk_auth "$DIR/basic.txt" "$FOLLOWER" "Authorization: Basic $basic"
   for c in 64 1; do
     settle
-    log "client_credentials through the follower, $c client(s)"
+    log "client_credentials through the follower, $c client(s), wrk"
+    wrk_grant "$DIR/issue$c-wrk.txt" "$c"
+    settle
+    log "client_credentials through the follower, $c client(s), tokend-bench"
     "$DIR/bin/tokend-bench" -targets "$FOLLOWER" -password "$PASSWORD" -mix client_credentials \
       -c "$c" -d "${SECS}s" >"$DIR/issue$c.txt"
   done
@@ -216,6 +242,18 @@ tokend_workloads() {
   "$DIR/bin/tokend-bench" -targets "$FOLLOWER" -password "$PASSWORD" -mix authenticate -c 8 -d "${SECS}s" >"$DIR/auth-flood.txt"
   wait "$flood"
   TERM_AFTER=$(status_field "$LEADER" term)
+  log "creating $FLOOD_USERS users for a bcrypt flood"
+  add_flood_users "$FLOOD_USERS"
+  settle
+  log "authenticate p99 at 8 clients during a bcrypt flood (32 clients, $FLOOD_USERS users, cold credential cache)"
+  BCRYPT_TERM_BEFORE=$(status_field "$LEADER" term)
+  "$DIR/bin/tokend-bench" -targets "$FOLLOWER" -password "$PASSWORD" -mix password -user flood -users "$FLOOD_USERS" \
+    -c 32 -d "$((SECS + 2))s" >"$DIR/bcrypt-flood.txt" &
+  flood=$!
+  sleep 1
+  "$DIR/bin/tokend-bench" -targets "$FOLLOWER" -password "$PASSWORD" -mix authenticate -c 8 -d "${SECS}s" >"$DIR/auth-bcrypt.txt"
+  wait "$flood"
+  BCRYPT_TERM_AFTER=$(status_field "$LEADER" term)
 }
 
 stop_cluster() {
@@ -313,16 +351,16 @@ go_benchmarks() {
 row() { printf '%-44s %-16s %-16s %-7s %-20s %s\n' "$@"; }
 
 report() {
-  local bare bearer bearer99 basic raft1 raft64 raft256 cc64 cc1 idle99 flood99 plain https
+  local bare bearer bearer99 basic raft1 raft64 raft256 cc64 cc1 idle99 flood99 bcrypt99 plain https
   bare=$(wrk_rps "$DIR/bare.txt")
   bearer=$(wrk_rps "$DIR/bearer.txt") bearer99=$(wrk_p99 "$DIR/bearer.txt")
   basic=$(wrk_rps "$DIR/basic.txt")
   raft1=$(rawraft_rps "$DIR/rawraft.txt" 1) raft64=$(rawraft_rps "$DIR/rawraft.txt" 64)
   raft256=$(rawraft_rps "$DIR/rawraft.txt" 256)
-  cc64=$(bench_field "$DIR/issue64.txt" client_credentials 3)
-  cc1=$(bench_field "$DIR/issue1.txt" client_credentials 3)
+  cc64=$(wrk_rps "$DIR/issue64-wrk.txt") cc1=$(wrk_rps "$DIR/issue1-wrk.txt")
   idle99=$(bench_field "$DIR/auth-idle.txt" authenticate 7)
   flood99=$(bench_field "$DIR/auth-flood.txt" authenticate 7)
+  bcrypt99=$(bench_field "$DIR/auth-bcrypt.txt" authenticate 7)
   plain=$(wrk_rps "$DIR/tls-plain.txt") https=$(wrk_rps "$DIR/tls-https.txt")
 
   echo
@@ -335,10 +373,13 @@ report() {
   row "authenticate Bearer, follower, wrk -c64" "$bearer/s" "bare $bare/s" "$(ratio "$bearer" "$bare")" ">= 0.80" \
     "$(at_least "$(ratio "$bearer" "$bare")" 0.80)"
   row "  its p99" "$bearer99 ms" "" "" "< 10 ms" "$(at_least 10 "$bearer99")"
-  row "client_credentials via follower, 64 clients" "$cc64/s" "raft $raft64/s" "$(ratio "$cc64" "$raft64")" ">= 0.70" \
+  row "client_credentials via follower, wrk -c64" "$cc64/s" "raft $raft64/s" "$(ratio "$cc64" "$raft64")" ">= 0.70" \
     "$(at_least "$(ratio "$cc64" "$raft64")" 0.70)"
-  row "client_credentials via follower, 1 client" "$cc1/s" "raft $raft1/s" "$(ratio "$cc1" "$raft1")" ">= 0.50" \
+  row "  its p99" "$(wrk_p99 "$DIR/issue64-wrk.txt") ms" "" "" "" ""
+  row "client_credentials via follower, wrk -c1" "$cc1/s" "raft $raft1/s" "$(ratio "$cc1" "$raft1")" ">= 0.50" \
     "$(at_least "$(ratio "$cc1" "$raft1")" 0.50)"
+  echo "  (the same through tokend-bench, a Go client sharing the cores: 64 clients" \
+    "$(bench_field "$DIR/issue64.txt" client_credentials 3)/s, 1 client $(bench_field "$DIR/issue1.txt" client_credentials 3)/s)"
   row "authenticate Basic (cached), follower, -c64" "$basic/s" "Bearer $bearer/s" "$(ratio "$basic" "$bearer")" ">= 0.50" \
     "$(at_least "$(ratio "$basic" "$bearer")" 0.50)"
   row "authenticate p99 under password flood" "$flood99 ms" "idle $idle99 ms" "$(ratio "$flood99" "$idle99")" "<= 2.00" \
@@ -348,8 +389,14 @@ report() {
   echo "  (password grants served during the flood: $(bench_field "$DIR/flood.txt" password 2)," \
     "$(bench_field "$DIR/flood.txt" password 3)/s, errors $(bench_field "$DIR/flood.txt" password 4);" \
     "one user's repeat grants are answered by the credential cache, so this flood is Raft-bound, not bcrypt-bound)"
+  row "authenticate p99 under bcrypt flood" "$bcrypt99 ms" "idle $idle99 ms" "$(ratio "$bcrypt99" "$idle99")" "<= 2.00" \
+    "$(at_least 2 "$(ratio "$bcrypt99" "$idle99")")"
+  row "  elections during it (leader term)" "$BCRYPT_TERM_BEFORE -> $BCRYPT_TERM_AFTER" "" "" "unchanged" \
+    "$([[ $BCRYPT_TERM_BEFORE == "$BCRYPT_TERM_AFTER" ]] && echo met || echo "NOT met")"
+  echo "  (bcrypt flood over $FLOOD_USERS users: $(bench_field "$DIR/bcrypt-flood.txt" password 2) grants," \
+    "$(bench_field "$DIR/bcrypt-flood.txt" password 3)/s, errors $(bench_field "$DIR/bcrypt-flood.txt" password 4))"
   echo "  (raw raft at 256 appliers: $raft256/s; errors: bearer $(wrk_errors "$DIR/bearer.txt"), basic $(wrk_errors "$DIR/basic.txt")," \
-    "issue64 $(bench_field "$DIR/issue64.txt" client_credentials 4), issue1 $(bench_field "$DIR/issue1.txt" client_credentials 4))"
+    "issue64 $(wrk_errors "$DIR/issue64-wrk.txt"), issue1 $(wrk_errors "$DIR/issue1-wrk.txt"))"
   echo
   echo "== state at 1M tokens (go test -bench MillionTokens ./fsm) =="
   grep -E '^Benchmark' "$DIR/gobench-million.txt" || cat "$DIR/gobench-million.txt"

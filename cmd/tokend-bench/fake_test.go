@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -21,12 +22,13 @@ type fakeTokend struct {
 	malformed  []string
 	seq        int
 	bearerSeen map[string]bool
+	grantees   map[string]int // password grants per username
 }
 
 // startFake serves a fakeTokend on 127.0.0.1.
 func startFake(t *testing.T) (*fakeTokend, *httptest.Server) {
 	f := &fakeTokend{t: t, hits: map[string]int{}, issued: map[string]bool{},
-		refreshes: map[string]bool{}, bearerSeen: map[string]bool{}}
+		refreshes: map[string]bool{}, bearerSeen: map[string]bool{}, grantees: map[string]int{}}
 	srv := httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(srv.Close)
 	return f, srv
@@ -81,10 +83,11 @@ func (f *fakeTokend) grant(w http.ResponseWriter, r *http.Request) {
 		}
 		withRefresh = false
 	case "password":
-		if basic || q["username"] != "elastic" || q["password"] != "pw" {
+		if basic || (q["username"] != "elastic" && !strings.HasPrefix(q["username"], "bench")) || q["password"] != "pw" {
 			f.bad(w, "password grant with wrong fields")
 			return
 		}
+		f.grantees[q["username"]]++
 	case "refresh_token":
 		if !f.refreshes[q["refresh_token"]] {
 			f.bad(w, "refresh of an unknown or spent token")

@@ -22,12 +22,15 @@ type config struct {
 	d        time.Duration
 	user     string
 	password string
-	json     bool
+	// users > 0 spreads password grants over users <user>0..<user>users-1,
+	// so that they miss the server's credential cache and run bcrypt.
+	users int
+	json  bool
 	// roots, when set, are the CAs trusted for https targets (-cacert).
 	roots *x509.CertPool
 }
 
-const usage = "usage: tokend-bench [-targets URL,URL] [-mix op=weight,...] [-c N] [-n N] [-d DURATION] [-user U] [-password P] [-cacert FILE] [-json]"
+const usage = "usage: tokend-bench [-targets URL,URL] [-mix op=weight,...] [-c N] [-n N] [-d DURATION] [-user U] [-password P] [-users N] [-cacert FILE] [-json]"
 
 // parseFlags parses and validates the command line.
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -44,6 +47,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.n, "n", 1_000_000, "maximum total requests")
 	fs.DurationVar(&cfg.d, "d", 10*time.Second, "maximum duration")
 	fs.StringVar(&cfg.user, "user", "elastic", "user name")
+	fs.IntVar(&cfg.users, "users", 0, "password grants cycle through `N` users named <user>0, <user>1, ... (all with -password), so each misses the credential cache; 0: -user only")
 	fs.StringVar(&cfg.password, "password", defaultPassword(), "password (default $ELASTIC_PASSWORD or changeme)")
 	fs.BoolVar(&cfg.json, "json", false, "print the result as JSON")
 	cacert := fs.String("cacert", os.Getenv("TOKEND_CA_CERT"), "PEM CA `file` trusted for https targets, e.g. scripts/cluster.sh's certs/ca.crt (default $TOKEND_CA_CERT, else the system roots)")
@@ -105,6 +109,8 @@ func validate(cfg config) error {
 		return fmt.Errorf("-n %d: want at least 1", cfg.n)
 	case cfg.d <= 0:
 		return fmt.Errorf("-d %v: want a positive duration", cfg.d)
+	case cfg.users < 0:
+		return fmt.Errorf("-users %d: want 0 or more", cfg.users)
 	}
 	return nil
 }

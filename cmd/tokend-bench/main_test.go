@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,20 @@ func TestRun_RefreshChainsEachRefreshTokenOnce(t *testing.T) {
 	if len(res.ops[opPassword].latencies) != 1 || len(res.ops[opRefresh].latencies) != 9 {
 		t.Fatalf("tool counted %d password, %d refresh; want 1 and 9",
 			len(res.ops[opPassword].latencies), len(res.ops[opRefresh].latencies))
+	}
+}
+
+func TestRun_UsersSpreadsPasswordGrantsOverNumberedUsers(t *testing.T) {
+	fake, srv := startFake(t)
+	runTool(t, "-targets", srv.URL, "-c", "1", "-n", "7", "-mix", "password", "-user", "bench", "-users", "3")
+	_, malformed := fake.counts()
+	if len(malformed) > 0 {
+		t.Fatalf("server refused: %v", malformed)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if want := map[string]int{"bench0": 3, "bench1": 2, "bench2": 2}; !reflect.DeepEqual(fake.grantees, want) {
+		t.Fatalf("password grants per user %v, want %v", fake.grantees, want)
 	}
 }
 

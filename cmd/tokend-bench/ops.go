@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
+	"sync/atomic"
 )
 
 // API paths the operations use.
@@ -126,9 +128,19 @@ func pop(list *[]string) string {
 
 // requestor builds the requests of a run.
 type requestor struct {
-	cfg          config
-	passwordBody []byte
-	bearer       string // for authenticate
+	cfg    config
+	bearer string       // for authenticate
+	grants atomic.Int64 // password grants built, to pick the next of cfg.users
+}
+
+// passwordBody is the next password grant: for -user, or for the next of
+// the -users users in turn.
+func (q *requestor) passwordBody() []byte {
+	user := q.cfg.user
+	if q.cfg.users > 0 {
+		user += strconv.FormatInt((q.grants.Add(1)-1)%int64(q.cfg.users), 10)
+	}
+	return jsonBody(map[string]string{"grant_type": "password", "username": user, "password": q.cfg.password})
 }
 
 // jsonBody encodes v, which cannot fail for the maps used here.
@@ -156,7 +168,7 @@ func (q *requestor) build(ctx context.Context, o op, base string, p *pools) (*ht
 	case opClientCredentials:
 		return q.post(ctx, http.MethodPost, base, []byte(`{"grant_type":"client_credentials"}`), true)
 	case opPassword:
-		return q.post(ctx, http.MethodPost, base, q.passwordBody, false)
+		return q.post(ctx, http.MethodPost, base, q.passwordBody(), false)
 	case opRefresh:
 		body := jsonBody(map[string]string{"grant_type": "refresh_token", "refresh_token": pop(&p.refresh)})
 		return q.post(ctx, http.MethodPost, base, body, false)

@@ -79,9 +79,7 @@ func newClient(c, targets int, roots *x509.CertPool) *http.Client {
 // execute prepares the requests (fetching the Bearer token authenticate
 // needs) and runs the load.
 func execute(ctx context.Context, cfg config, client *http.Client) (result, error) {
-	q := &requestor{cfg: cfg, passwordBody: jsonBody(map[string]string{
-		"grant_type": "password", "username": cfg.user, "password": cfg.password,
-	})}
+	q := &requestor{cfg: cfg}
 	if cfg.mix.has(opAuthenticate) {
 		tok, err := fetchToken(ctx, client, q, cfg.targets[0])
 		if err != nil {

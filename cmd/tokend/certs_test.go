@@ -46,9 +46,9 @@ func TestCerts_GeneratedCertificatesRunAMutualTLSCluster(t *testing.T) {
 	waitReady(t, c, n1)
 	n2 := startNodeWithCert(t, "c2", filepath.Join(dir, "c2.crt"), filepath.Join(dir, "c2.key"), append(mtls, "--join", n1.url())...)
 	waitReady(t, c, n2)
-	token, servedBy := grantToken(t, c, n2.url())
-	if servedBy != "c1" {
-		t.Errorf("the follower's token request was served by %q, want the leader c1", servedBy)
+	token, refresh := grantToken(t, c, n2.url())
+	if servedBy := refreshOn(t, c, n2.url(), refresh); servedBy != "c1" {
+		t.Errorf("the follower's refresh was served by %q, want the leader c1", servedBy)
 	}
 	req, _ := http.NewRequest(http.MethodGet, n1.url()+"/_security/_authenticate", nil)
 	req.Header.Set("Authorization", "Bearer "+token)

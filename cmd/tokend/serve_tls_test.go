@@ -109,25 +109,42 @@ func waitReady(t *testing.T, c *http.Client, n tlsNode) {
 	})
 }
 
-// grantToken asks node url for an access token with the password grant.
-func grantToken(t *testing.T, c *http.Client, url string) (token, servedBy string) {
+// grantToken asks node url for a token pair with the password grant. The
+// node grants it itself; a follower has the leader commit it.
+func grantToken(t *testing.T, c *http.Client, url string) (access, refresh string) {
 	t.Helper()
 	grant := fmt.Sprintf(`{"grant_type":"password","username":"elastic","password":%q}`, tlsTestPassword)
+	access, refresh, _ = tokenCall(t, c, url, grant)
+	return access, refresh
+}
+
+// refreshOn spends refresh on node url and returns the node that served the
+// refresh: a follower forwards it to the leader, which names itself.
+func refreshOn(t *testing.T, c *http.Client, url, refresh string) (servedBy string) {
+	t.Helper()
+	_, _, servedBy = tokenCall(t, c, url, fmt.Sprintf(`{"grant_type":"refresh_token","refresh_token":%q}`, refresh))
+	return servedBy
+}
+
+// tokenCall posts body to url's token endpoint until it answers 200.
+func tokenCall(t *testing.T, c *http.Client, url, body string) (access, refresh, servedBy string) {
+	t.Helper()
 	testkit.Eventually(t, 10*time.Second, "token granted by "+url, func() error {
-		resp, body, err := call(c, http.MethodPost, url+"/_security/oauth2/token", grant)
+		resp, answer, err := call(c, http.MethodPost, url+"/_security/oauth2/token", body)
 		if err != nil {
 			return err
 		}
 		var out struct {
-			AccessToken string `json:"access_token"`
+			AccessToken  string `json:"access_token"`
+			RefreshToken string `json:"refresh_token"`
 		}
-		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &out) != nil || out.AccessToken == "" {
-			return fmt.Errorf("%d %s", resp.StatusCode, body)
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(answer, &out) != nil || out.AccessToken == "" {
+			return fmt.Errorf("%d %s", resp.StatusCode, answer)
 		}
-		token, servedBy = out.AccessToken, resp.Header.Get("X-Tokend-Served-By")
+		access, refresh, servedBy = out.AccessToken, out.RefreshToken, resp.Header.Get("X-Tokend-Served-By")
 		return nil
 	})
-	return token, servedBy
+	return access, refresh, servedBy
 }
 
 func TestServe_TLSNodeAnswersHTTPSOnlyFromTLS12(t *testing.T) {
@@ -168,7 +185,8 @@ func TestServe_TLSClusterWithClientCertsForwardsWritesOverHTTPS(t *testing.T) {
 
 	forwarded := false
 	for i, n := range nodes {
-		token, servedBy := grantToken(t, c, n.url())
+		token, refresh := grantToken(t, c, n.url())
+		servedBy := refreshOn(t, c, n.url(), refresh)
 		forwarded = forwarded || (servedBy != "" && servedBy != n.id)
 		other := nodes[(i+1)%len(nodes)]
 		req, _ := http.NewRequest(http.MethodGet, other.url()+"/_security/_authenticate", nil)
@@ -183,7 +201,7 @@ func TestServe_TLSClusterWithClientCertsForwardsWritesOverHTTPS(t *testing.T) {
 		}
 	}
 	if !forwarded {
-		t.Error("no follower forwarded its token request to the leader")
+		t.Error("no follower forwarded its refresh to the leader")
 	}
 }
 

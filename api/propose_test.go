@@ -1,0 +1,222 @@
+package api
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/tokend/tokend/fsm"
+)
+
+// batchBody encodes cmds as a follower posts them to proposePath.
+func batchBody(t *testing.T, cmds ...fsm.Command) string {
+	t.Helper()
+	q := proposeRequest{}
+	for _, c := range cmds {
+		e, err := fsm.Encode(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.Entries = append(q.Entries, e)
+	}
+	b, err := msgpack.Marshal(&q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// newCreate is a token creation for alice with a fresh token and request ID.
+func newCreate() (*fsm.CreateToken, string) {
+	tok, d := newToken(accessPrefix)
+	return &fsm.CreateToken{Meta: fsm.Meta{ID: newRequestID()}, Access: d, User: "alice", Realm: fsm.NativeRealm,
+		Lifetime: time.Minute.Milliseconds()}, tok
+}
+
+func TestProposeRoute_NodesOnlyAndTokenCreationsOnly(t *testing.T) {
+	t.Parallel()
+	leader := newLeader(t, nil)
+	newFollower(t, leader)
+	asNode := func(id string) []string {
+		return []string{"Content-Type", msgpackType, headerNodeSecret, testSecret, headerForwarded, id}
+	}
+	c, tok := newCreate()
+	r := leader.do("POST", proposePath, batchBody(t, c), asNode("n2")...).want(t, 200)
+	var answer proposeResponse
+	if err := msgpack.Unmarshal(r.body, &answer); err != nil || len(answer.Results) != 1 || answer.Results[0].Status != fsm.OK {
+		t.Fatalf("answer %+v, %v", answer, err)
+	}
+	rec, ok := leader.node.state.AccessToken(fsm.DigestOf(tok))
+	if !ok {
+		t.Fatal("the batch's token was not committed")
+	}
+	if drift := time.Now().UnixMilli() - rec.Created; drift < 0 || drift > 10_000 {
+		t.Fatalf("token created at %d: not stamped with the leader's clock", rec.Created)
+	}
+
+	before := leader.node.logLen()
+	c2, _ := newCreate()
+	leader.do("POST", proposePath, batchBody(t, c2), "Content-Type", msgpackType, headerForwarded, "n2").
+		wantError(t, 403, "security_exception", "action [cluster:admin/tokend/propose] is reserved to cluster nodes: send the node secret")
+	leader.do("POST", proposePath, batchBody(t, c2), "Content-Type", msgpackType, headerForwarded, "n2", headerNodeSecret, "wrong").
+		wantError(t, 401, "security_exception", "invalid node secret")
+	leader.do("POST", proposePath, batchBody(t, c2), asNode("n9")...).
+		wantError(t, 400, "illegal_argument_exception", "node [n9] is not a member of the cluster")
+	admin := &fsm.PutUser{Meta: fsm.Meta{ID: newRequestID()}, User: fsm.User{Username: "mallory", Hash: []byte("x"), Roles: []string{"superuser"}, Enabled: true}}
+	leader.do("POST", proposePath, batchBody(t, c2, admin), asNode("n2")...).
+		wantError(t, 400, "illegal_argument_exception", "command 1 of the batch is not a token creation")
+	leader.do("POST", proposePath, "\xc1\xc1", asNode("n2")...).
+		wantError(t, 400, "parse_exception", "request body is not a batch of commands")
+	leader.do("POST", proposePath, batchBody(t), asNode("n2")...).
+		wantError(t, 400, "illegal_argument_exception", "a batch holds 1 to 256 commands, not 0")
+	// A JSON body is not a batch either.
+	leader.do("POST", proposePath, `{"e":[]}`, headerNodeSecret, testSecret, headerForwarded, "n2").
+		wantError(t, 400, "parse_exception", "request body is not a batch of commands")
+	if after := leader.node.logLen(); after != before {
+		t.Fatalf("refused batches reached the log: %d entries, then %d", before, after)
+	}
+	if _, ok := leader.node.state.User("mallory"); ok {
+		t.Fatal("a user was created through the batch route")
+	}
+}
+
+func TestProposeRoute_WithoutSecretOrClusterCAIsRefused(t *testing.T) {
+	t.Parallel()
+	leader := newLeader(t, func(c *Config) { c.NodeSecret = "" })
+	c, _ := newCreate()
+	leader.do("POST", proposePath, batchBody(t, c), "Content-Type", msgpackType, headerForwarded, "n1").
+		wantError(t, 403, "security_exception", "action [cluster:admin/tokend/propose] needs --node-secret or --cluster-ca on every node")
+}
+
+func TestProposeRoute_OnAFollowerIs503(t *testing.T) {
+	t.Parallel()
+	leader := newLeader(t, nil)
+	follower := newFollower(t, leader)
+	c, _ := newCreate()
+	follower.do("POST", proposePath, batchBody(t, c), "Content-Type", msgpackType, headerNodeSecret, testSecret, headerForwarded, "n1").
+		wantError(t, 503, "not_master_exception", "this node lost leadership during the request")
+}
+
+// A follower checks a password against its own state, which may lag; the
+// leader's state machine then refuses the token if the password changed.
+func TestGrant_OnALaggingFollowerAnOldPasswordGetsNoToken(t *testing.T) {
+	t.Parallel()
+	leader := newLeader(t, nil)
+	follower := newFollower(t, leader)
+	leader.propose(&fsm.SetPassword{Username: "alice", Hash: mustUser(t, leader, "monty").Hash})
+	follower.do("POST", "/_security/oauth2/token", grantBody("alice", "alice-pw")).
+		wantError(t, 401, "security_exception", "unable to authenticate user [alice] for REST request [/_security/oauth2/token]")
+	follower.do("POST", "/_security/oauth2/token", grantBody("alice", "monty-pw")).want(t, 200)
+}
+
+// Without the node secret or a cluster CA a follower cannot send batches:
+// it proxies grants to the leader instead.
+func TestGrant_FollowerWithoutNodeCredentialsProxiesToTheLeader(t *testing.T) {
+	t.Parallel()
+	noSecret := func(c *Config) { c.NodeSecret = "" }
+	leader := newLeader(t, noSecret)
+	follower := startNode(t, newFakeFollower("n2", leader.node), noSecret)
+	leader.propose(&fsm.SetNode{NodeID: "n2", HTTPAddr: follower.srv.cfg.HTTPAdvertise})
+	if err := follower.node.WaitApplied(context.Background(), leader.node.logLen()); err != nil {
+		t.Fatal(err)
+	}
+	r := follower.do("POST", "/_security/oauth2/token", grantBody("alice", "alice-pw")).want(t, 200)
+	if r.header.Get(headerServedBy) != "n1" {
+		t.Fatalf("headers %v: not served by the leader", r.header)
+	}
+}
+
+func TestGrant_ConcurrentGrantsShareRaftEntries(t *testing.T) {
+	t.Parallel()
+	leader := newLeader(t, nil)
+	follower := newFollower(t, leader)
+	before := leader.node.logLen()
+	const grants = 40
+	var wg sync.WaitGroup
+	for range grants {
+		wg.Go(func() {
+			follower.do("POST", "/_security/oauth2/token", `{"grant_type":"client_credentials"}`, basicAuth("alice", "alice-pw")...).want(t, 200)
+		})
+	}
+	wg.Wait()
+	entries := leader.node.logLen() - before
+	if entries == 0 || entries > grants {
+		t.Fatalf("%d grants took %d log entries", grants, entries)
+	}
+	t.Logf("%d concurrent grants took %d log entries", grants, entries)
+}
+
+// The batcher sends a lone command at once, keeps at most
+// maxBatchesInFlight batches on their way, and sends what queued meanwhile
+// together.
+func TestBatcher_GroupsWhatArrivesWhileAllSlotsAreBusy(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var sizes []int
+	b := &batcher{send: func(calls []*batchCall) {
+		mu.Lock()
+		sizes = append(sizes, len(calls))
+		mu.Unlock()
+		<-release
+		for i, c := range calls {
+			c.resolve(fsm.Result{Invalidated: i}, nil)
+		}
+	}}
+	sent := func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]int(nil), sizes...)
+	}
+	var wg sync.WaitGroup
+	submit := func() {
+		wg.Go(func() {
+			if _, err := b.submit(context.Background(), &fsm.Purge{}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for range maxBatchesInFlight {
+		submit()
+	}
+	waitFor(t, func() bool { return len(sent()) == maxBatchesInFlight })
+	for range 10 {
+		submit()
+	}
+	waitFor(t, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.queue) == 10
+	})
+	if got := sent(); len(got) != maxBatchesInFlight {
+		t.Fatalf("batches sent with every slot busy: %v", got)
+	}
+	close(release)
+	wg.Wait()
+	got := sent()
+	if len(got) != maxBatchesInFlight+1 || got[len(got)-1] != 10 {
+		t.Fatalf("batch sizes %v: want %d singles, then the 10 queued together", got, maxBatchesInFlight)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	blocked := &batcher{send: func(calls []*batchCall) {}}
+	if _, err := blocked.submit(ctx, &fsm.Purge{}); err != context.Canceled {
+		t.Fatalf("submit with a cancelled context: %v", err)
+	}
+}
+
+// waitFor polls cond until it holds or 5 s pass.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
