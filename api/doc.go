@@ -3,12 +3,18 @@
 // answering in Elasticsearch's shapes, headers and status codes so that the
 // official Elasticsearch clients work against it.
 //
-// Write path: a write route (token create/refresh/invalidate, user changes,
-// join, remove) runs on the leader, which stamps a command with a request ID
-// and the leader's clock and calls Node.Propose; a follower proxies the
-// buffered request to the leader (forward.go), waits until it has applied the
-// entry the leader reports in X-Tokend-Applied-Index, and then answers with
-// the leader's response.
+// Write path: a write route (token refresh/invalidate, user changes, join,
+// remove) runs on the leader, which stamps a command with a request ID and
+// the leader's clock and calls Node.Propose; a follower proxies the buffered
+// request to the leader (forward.go), waits until it has applied the entry
+// the leader reports in X-Tokend-Applied-Index, and then answers with the
+// leader's response. Password and client_credentials grants are served by
+// the node that receives them: it checks the credentials, draws the tokens
+// and hands the creation to its batcher (batcher.go), which sends the
+// creations that queue up while a batch is on its way as one batch: one
+// Raft entry on the leader, one POST to the leader's propose route from a
+// follower (propose.go). The entry re-checks the credentials it was granted
+// on, so a password changed meanwhile gets no token.
 //
 // Read path: authentication and user lookups are answered from the local
 // fsm.FSM. A token or user that is not found locally (or a password that does
