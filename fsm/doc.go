@@ -20,4 +20,11 @@
 // retried after an indeterminate outcome is answered with the first outcome
 // instead of being applied twice (a retried refresh would otherwise be seen
 // as a second spend).
+//
+// # Batches
+//
+// A Batch carries many commands in one log entry, so that concurrent token
+// grants cost one Raft entry between them. Apply applies its commands in
+// order, each deduplicated by its own request ID, and returns their results
+// in Result.Results; a batch never nests another.
 package fsm
