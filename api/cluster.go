@@ -155,6 +155,15 @@ func (s *Server) isMember(id string) bool {
 	return slices.ContainsFunc(servers, func(srv raftnode.Server) bool { return srv.ID == id })
 }
 
+// requireMember refuses a node-to-node call from a node that is not (or no
+// longer) a member of the cluster.
+func (s *Server) requireMember(id string) error {
+	if !s.isMember(id) {
+		return illegalArgument(fmt.Sprintf("node [%s] is not a member of the cluster", echoed(id)))
+	}
+	return nil
+}
+
 // readIndex serves GET /_tokend/cluster/read_index (leader): the commit
 // index a follower must apply before answering a read it could not answer,
 // or to renew its read lease. A node that is not a member gets none.
@@ -164,9 +173,11 @@ func (s *Server) readIndex(w http.ResponseWriter, r *http.Request, _ httprouter.
 			return err
 		}
 	}
-	if from := r.Header.Get(headerForwarded); from != "" && !s.isMember(from) {
+	if from := r.Header.Get(headerForwarded); from != "" {
 		// A removed node must not renew its read lease (readLease).
-		return illegalArgument(fmt.Sprintf("node [%s] is not a member of the cluster", echoed(from)))
+		if err := s.requireMember(from); err != nil {
+			return err
+		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()

@@ -162,10 +162,7 @@ func (s *Server) leaderReadIndex(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set(headerForwarded, s.cfg.NodeID)
-	if s.cfg.NodeSecret != "" {
-		req.Header.Set(headerNodeSecret, s.cfg.NodeSecret)
-	}
+	s.asNode(req)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return 0, s.leaderUnreachable(leaderID, err)
@@ -181,4 +178,13 @@ func (s *Server) leaderReadIndex(ctx context.Context) (uint64, error) {
 		return 0, s.leaderUnreachable(leaderID, err)
 	}
 	return v.Index, nil
+}
+
+// asNode marks req as this node's own call to another node: its ID in
+// X-Tokend-Forwarded and, when set, the node secret.
+func (s *Server) asNode(req *http.Request) {
+	req.Header.Set(headerForwarded, s.cfg.NodeID)
+	if s.cfg.NodeSecret != "" {
+		req.Header.Set(headerNodeSecret, s.cfg.NodeSecret)
+	}
 }

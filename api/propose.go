@@ -157,10 +157,7 @@ func (s *Server) postBatch(ctx context.Context, cmds []fsm.Command) ([]fsm.Resul
 		return nil, err
 	}
 	req.Header.Set("Content-Type", msgpackType)
-	req.Header.Set(headerForwarded, s.cfg.NodeID)
-	if s.cfg.NodeSecret != "" {
-		req.Header.Set(headerNodeSecret, s.cfg.NodeSecret)
-	}
+	s.asNode(req)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return nil, s.leaderUnreachable(leaderID, err)
@@ -267,8 +264,5 @@ func (s *Server) batchAuth(r *http.Request) error {
 		return &esError{status: http.StatusForbidden, typ: "security_exception",
 			reason: "action [" + actionPropose + "] needs --node-secret or --cluster-ca on every node"}
 	}
-	if from := r.Header.Get(headerForwarded); !s.isMember(from) {
-		return illegalArgument(fmt.Sprintf("node [%s] is not a member of the cluster", echoed(from)))
-	}
-	return nil
+	return s.requireMember(r.Header.Get(headerForwarded))
 }

@@ -220,9 +220,6 @@ func NewBatch(cs []Command) (*Batch, error) {
 	return b, nil
 }
 
-// Commands returns the batch's commands in order.
-func (b *Batch) Commands() []Command { return b.commands }
-
 // decodeEntries decodes Entries into commands. An ignorable type unknown to
 // this build is kept as nil, as Apply expects.
 func (b *Batch) decodeEntries() error {
