@@ -73,7 +73,7 @@ func (s *state) spendRefresh(c *Refresh) Result {
 	if !ok {
 		return Result{Status: NotFound}
 	}
-	o := r.owner.Value()
+	o := r.owner.value()
 	switch {
 	case c.Time >= r.created+RefreshLifetime:
 		return Result{Status: Expired}
@@ -81,11 +81,14 @@ func (s *state) spendRefresh(c *Refresh) Result {
 		return Result{Status: Invalidated}
 	case o.client != "" && o.client != c.Client:
 		return Result{Status: WrongClient}
-	case r.usedAt() != 0:
+	case r.usedAt != 0:
 		return s.respend(c, r)
 	}
-	r.spent = &spend{at: c.Time, sealed: cloneBytes(c.Sealed)}
+	r.usedAt = c.Time
 	s.refresh[c.Presented] = r
+	if c.Sealed != nil {
+		s.sealed[c.Presented] = cloneBytes(c.Sealed)
+	}
 	// The new digests come from crypto/rand on the proposer; if one is
 	// somehow taken, the existing record wins (see createToken).
 	if _, taken := s.access[c.NewAccess]; !taken {
@@ -114,9 +117,9 @@ func (s *state) spendRefresh(c *Refresh) Result {
 // from the presented one. The presented token and its ancestors are left
 // alone: they are spent or expiring already.
 func (s *state) respend(c *Refresh, r storedRefresh) Result {
-	if c.Time-r.spent.at <= GraceWindow {
-		o := r.owner.Value()
-		return Result{Status: Retried, Sealed: cloneBytes(r.spent.sealed), User: o.user, Realm: o.realm}
+	if c.Time-r.usedAt <= GraceWindow {
+		o := r.owner.value()
+		return Result{Status: Retried, Sealed: cloneBytes(s.sealed[c.Presented]), User: o.user, Realm: o.realm}
 	}
 	res := Result{Status: Reused}
 	if c.RevokeOnReplay {
@@ -142,6 +145,7 @@ func (s *state) purge(c *Purge) Result {
 	for d, t := range s.refresh {
 		if t.created+RecordRetention <= c.Time {
 			delete(s.refresh, d)
+			delete(s.sealed, d)
 			purged++
 		}
 	}

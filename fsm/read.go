@@ -44,7 +44,7 @@ func (f *FSM) RefreshToken(d Digest) (RefreshToken, bool) {
 	if !ok {
 		return RefreshToken{}, false
 	}
-	return cloneRefresh(t.export()), true
+	return cloneRefresh(t.export(f.s.sealed[d])), true
 }
 
 // User returns a copy of the user named name.

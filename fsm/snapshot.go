@@ -48,7 +48,7 @@ type (
 // Snapshot. Writing it does not hold the FSM's lock, so Apply and readers go
 // on while a snapshot is persisted.
 type View struct {
-	s       *state // without tokens: they are in access and refresh
+	s       *state // without token records (they are in access and refresh) but with sealed
 	access  []accessEntry
 	refresh []refreshEntry
 
@@ -70,6 +70,7 @@ func (f *FSM) Snapshot() *View {
 		s: &state{
 			index:   s.index,
 			cluster: s.cluster,
+			sealed:  maps.Clone(s.sealed),
 			users:   maps.Clone(s.users),
 			nodes:   maps.Clone(s.nodes),
 			dedup:   maps.Clone(s.dedup),
@@ -165,7 +166,7 @@ func (v *View) writeTokens(sw *snapshot.Writer) error {
 	}
 	for _, o := range v.refreshOrder {
 		e := &v.refresh[o.i]
-		body = appendRefresh(body[:0], e.d, e.t)
+		body = appendRefresh(body[:0], e.d, e.t, v.s.sealed[e.d])
 		if err := sw.WriteEncoded(kindRefresh, body); err != nil {
 			return err
 		}

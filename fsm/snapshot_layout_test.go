@@ -89,14 +89,14 @@ func TestTokenRecords_SameBytesAsReflectionAndRoundTrip(t *testing.T) {
 		}
 
 		want = reflectEncode(t, refreshRecord{Digest: d, Token: rs[i]})
-		got = appendRefresh(nil, d, storeRefresh(rs[i]))
+		got = appendRefresh(nil, d, storeRefresh(rs[i]), rs[i].Sealed)
 		if !bytes.Equal(got, want) {
 			t.Fatalf("refresh %+v:\nhand       %x\nreflection %x", rs[i], got, want)
 		}
 		if f, err = decodeToken(want, true); err != nil {
 			t.Fatalf("decode refresh %+v: %v", rs[i], err)
 		}
-		back := owners.refresh(&f).export()
+		back := owners.refresh(&f).export(f.sealed)
 		if f.digest != d || back.Sealed == nil != (rs[i].Sealed == nil) || !bytes.Equal(back.Sealed, rs[i].Sealed) {
 			t.Fatalf("refresh decoded to %x %+v, want %x %+v", f.digest, back, d, rs[i])
 		}

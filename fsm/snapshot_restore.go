@@ -60,6 +60,7 @@ type tokenLoader struct {
 	owners  ownerCache
 	access  []accessEntry
 	refresh []refreshEntry
+	sealed  map[Digest][]byte
 }
 
 // addAccess decodes an access token record.
@@ -79,6 +80,12 @@ func (l *tokenLoader) addRefresh(body []byte) error {
 		return err
 	}
 	l.refresh = append(l.refresh, refreshEntry{d: f.digest, t: l.owners.refresh(&f)})
+	if f.sealed != nil {
+		if l.sealed == nil {
+			l.sealed = make(map[Digest][]byte)
+		}
+		l.sealed[f.digest] = cloneBytes(f.sealed)
+	}
 	return nil
 }
 
@@ -91,6 +98,10 @@ func (l *tokenLoader) into(s *state) error {
 	s.refresh = make(map[Digest]storedRefresh, len(l.refresh))
 	for _, e := range l.refresh {
 		s.refresh[e.d] = e.t
+	}
+	s.sealed = l.sealed
+	if s.sealed == nil {
+		s.sealed = make(map[Digest][]byte)
 	}
 	switch {
 	case len(s.access) != len(l.access):

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"slices"
-	"unique"
 )
 
 // Token records are most of a snapshot, so they are encoded and decoded by
@@ -30,7 +29,7 @@ type (
 // appendAccess appends the snapshot record of the access token t stored
 // under d.
 func appendAccess(b []byte, d Digest, t storedAccess) []byte {
-	o := t.owner.Value()
+	o := t.owner.value()
 	b = append(b, 0x82)
 	b = appendBytes(appendString(b, "d"), d[:])
 	b = appendMapLen(appendString(b, "t"), 7)
@@ -43,14 +42,9 @@ func appendAccess(b []byte, d Digest, t storedAccess) []byte {
 }
 
 // appendRefresh appends the snapshot record of the refresh token t stored
-// under d.
-func appendRefresh(b []byte, d Digest, t storedRefresh) []byte {
-	o := t.owner.Value()
-	var usedAt int64
-	var sealed []byte
-	if t.spent != nil {
-		usedAt, sealed = t.spent.at, t.spent.sealed
-	}
+// under d, whose spend sealed the pair sealed (nil if none).
+func appendRefresh(b []byte, d Digest, t storedRefresh, sealed []byte) []byte {
+	o := t.owner.value()
 	b = append(b, 0x82)
 	b = appendBytes(appendString(b, "d"), d[:])
 	b = appendMapLen(appendString(b, "t"), 9)
@@ -60,7 +54,7 @@ func appendRefresh(b []byte, d Digest, t storedRefresh) []byte {
 	b = appendString(appendString(b, "cl"), o.client)
 	b = appendBytes(appendString(b, "f"), t.family[:])
 	b = appendUint(appendString(b, "g"), uint64(t.generation))
-	b = appendInt(appendString(b, "ua"), usedAt)
+	b = appendInt(appendString(b, "ua"), t.usedAt)
 	return appendBytes(appendString(b, "s"), sealed)
 }
 
@@ -163,26 +157,26 @@ func (f *tokenFields) decodeRealm(r *mpReader) {
 // distinct owners and many tokens, so most records find their owner here
 // by its encoded bytes, without allocating a string.
 type ownerCache struct {
-	handles map[string]unique.Handle[owner]
-	key     []byte
+	ids map[string]ownerID
+	key []byte
 }
 
-// owner returns the handle of the owner f names.
-func (c *ownerCache) owner(f *tokenFields) unique.Handle[owner] {
+// owner returns the ID of the owner f names.
+func (c *ownerCache) owner(f *tokenFields) ownerID {
 	k := c.key[:0]
 	for _, p := range [...][]byte{f.user, f.realmName, f.realmType, f.client} {
 		k = append(binary.AppendUvarint(k, uint64(len(p))), p...)
 	}
 	c.key = k
-	if h, ok := c.handles[string(k)]; ok {
-		return h
+	if id, ok := c.ids[string(k)]; ok {
+		return id
 	}
-	if c.handles == nil {
-		c.handles = make(map[string]unique.Handle[owner])
+	if c.ids == nil {
+		c.ids = make(map[string]ownerID)
 	}
-	h := ownerOf(string(f.user), Realm{Name: string(f.realmName), Type: string(f.realmType)}, string(f.client))
-	c.handles[string(k)] = h
-	return h
+	id := ownerOf(string(f.user), Realm{Name: string(f.realmName), Type: string(f.realmType)}, string(f.client))
+	c.ids[string(k)] = id
+	return id
 }
 
 // access returns the stored access token f holds.
@@ -198,20 +192,17 @@ func (c *ownerCache) access(f *tokenFields) storedAccess {
 	}
 }
 
-// refresh returns the stored refresh token f holds. It copies the sealed
-// pair out of the record body.
+// refresh returns the stored refresh token f holds; its sealed pair is
+// f.sealed, which the caller copies out of the record body if it keeps it.
 func (c *ownerCache) refresh(f *tokenFields) storedRefresh {
-	t := storedRefresh{
+	return storedRefresh{
 		owner:       c.owner(f),
 		created:     f.created,
+		usedAt:      f.usedAt,
 		family:      f.family,
 		generation:  f.generation,
 		invalidated: f.invalidated,
 	}
-	if f.usedAt != 0 || f.sealed != nil {
-		t.spent = &spend{at: f.usedAt, sealed: cloneBytes(f.sealed)}
-	}
-	return t
 }
 
 // digestOrder is a token's place in the snapshot: the first 8 bytes of its

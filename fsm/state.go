@@ -14,9 +14,12 @@ type state struct {
 	cluster string
 	access  map[Digest]storedAccess
 	refresh map[Digest]storedRefresh
-	users   map[string]User
-	nodes   map[string]string
-	dedup   map[RequestID]applied
+	// sealed holds, for each spent refresh token still stored, the pair its
+	// spend produced (Refresh.Sealed), outside the pointer-free records.
+	sealed map[Digest][]byte
+	users  map[string]User
+	nodes  map[string]string
+	dedup  map[RequestID]applied
 }
 
 // newState returns an empty state.
@@ -24,6 +27,7 @@ func newState() *state {
 	return &state{
 		access:  make(map[Digest]storedAccess),
 		refresh: make(map[Digest]storedRefresh),
+		sealed:  make(map[Digest][]byte),
 		users:   make(map[string]User),
 		nodes:   make(map[string]string),
 		dedup:   make(map[RequestID]applied),
@@ -38,6 +42,7 @@ func (s *state) clone() *state {
 		cluster: s.cluster,
 		access:  maps.Clone(s.access),
 		refresh: maps.Clone(s.refresh),
+		sealed:  maps.Clone(s.sealed),
 		users:   maps.Clone(s.users),
 		nodes:   maps.Clone(s.nodes),
 		dedup:   maps.Clone(s.dedup),
@@ -54,7 +59,7 @@ type tokenMatch func(user string, realm Realm, family Digest, generation uint32)
 // snapshot.
 func (s *state) invalidateTokens(match tokenMatch) (newly, previously int) {
 	for d, t := range s.access {
-		o := t.owner.Value()
+		o := t.owner.value()
 		if !match(o.user, o.realm, t.family, t.generation) {
 			continue
 		}
@@ -67,7 +72,7 @@ func (s *state) invalidateTokens(match tokenMatch) (newly, previously int) {
 		newly++
 	}
 	for d, t := range s.refresh {
-		o := t.owner.Value()
+		o := t.owner.value()
 		if !match(o.user, o.realm, t.family, t.generation) {
 			continue
 		}
