@@ -13,6 +13,14 @@
 // a fresh state and swaps it in under the write lock only once the snapshot
 // verified, so a damaged snapshot never leaves a half-restored state.
 //
+// # Memory
+//
+// Token records are pointer-free values (stored.go): the owner of a token is
+// interned once per process and named by a 32-bit ID (owners.go), and the
+// sealed pair of a spent refresh token lives in a map of its own. The
+// garbage collector therefore never scans the token maps, however many
+// tokens the state holds.
+//
 // # Deduplication
 //
 // Every command carries a request ID chosen once per client request. Apply
