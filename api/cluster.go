@@ -205,15 +205,31 @@ var errNotReady = &esError{status: http.StatusServiceUnavailable, typ: "status_e
 var errRemoved = &esError{status: http.StatusServiceUnavailable, typ: "status_exception",
 	reason: "not ready: " + removedReason, quiet: true}
 
-// readyz serves GET /_tokend/readyz: 200 when the node knows a leader, so
-// it can serve reads and forward writes; 503 otherwise. No credentials,
-// nothing revealed.
+// readyz's answers while the node knows a leader but cannot serve yet.
+var (
+	errNotReadyLeaderAddr = &esError{status: http.StatusServiceUnavailable, typ: "status_exception",
+		reason: "not ready: the leader's HTTP address is not in this node's state yet", retry: true, quiet: true}
+	errNotReadyApplying = &esError{status: http.StatusServiceUnavailable, typ: "status_exception",
+		reason: "not ready: applying committed log entries", retry: true, quiet: true}
+)
+
+// readyz serves GET /_tokend/readyz: 200 when the node can serve reads and
+// forward writes, that is when it knows a leader and the leader's HTTP
+// address, and its state has applied all but maxApplyLag of the entries it
+// knows to be committed (a restarted node first replays the log it holds);
+// 503 otherwise. No credentials, nothing revealed.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	if s.watch.removed.Load() {
 		return errRemoved
 	}
 	if id, _ := s.node.Leader(); id == "" {
 		return errNotReady
+	}
+	if !s.leaderAddrKnown() {
+		return errNotReadyLeaderAddr
+	}
+	if st := s.node.Stats(); st.CommitIndex > st.AppliedIndex+maxApplyLag {
+		return errNotReadyApplying
 	}
 	writeJSON(w, r, http.StatusOK, map[string]string{"status": "ok"})
 	return nil

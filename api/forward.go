@@ -50,6 +50,37 @@ func (s *Server) toLeader(w http.ResponseWriter, r *http.Request) error {
 	return s.forward(w, r)
 }
 
+// leaderAddrWait bounds how long a request waits for this node's state to
+// learn the leader's HTTP address. A node that has just restarted knows the
+// leader from Raft before its state has replayed the log it already holds,
+// and would otherwise refuse writes for that moment.
+const leaderAddrWait = 2 * time.Second
+
+// awaitLeaderBase is leaderBase, except that while the leader's HTTP address
+// is missing from the state it waits (for leaderAddrWait at most) for the
+// state to apply more of the log.
+func (s *Server) awaitLeaderBase(ctx context.Context) (id, base string, err error) {
+	if !s.leaderAddrKnown() {
+		ctx, cancel := context.WithTimeout(ctx, leaderAddrWait)
+		defer cancel()
+		for !s.leaderAddrKnown() && s.node.WaitApplied(ctx, s.state.AppliedIndex()+1) == nil {
+		}
+	}
+	return s.leaderBase()
+}
+
+// leaderAddrKnown reports whether another node leads and the state holds its
+// HTTP address, or there is no such address to wait for: no leader is known
+// or this node leads.
+func (s *Server) leaderAddrKnown() bool {
+	id, _ := s.node.Leader()
+	if id == "" || id == s.cfg.NodeID {
+		return true
+	}
+	addr, ok := s.state.NodeAddr(id)
+	return ok && addr != ""
+}
+
 // leaderBase returns the leader's ID and API base URL.
 func (s *Server) leaderBase() (id, base string, err error) {
 	id, _ = s.node.Leader()
@@ -83,7 +114,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) error {
 // without forward's guard against a second hop: removeSelf uses it after
 // handing leadership over, when the new leader is known to be another node.
 func (s *Server) proxy(w http.ResponseWriter, r *http.Request) error {
-	leaderID, base, err := s.leaderBase()
+	leaderID, base, err := s.awaitLeaderBase(r.Context())
 	if err != nil {
 		return err
 	}
@@ -154,7 +185,7 @@ func copyHeader(dst, src http.Header) {
 // leaderReadIndex asks the leader for its read index (GET
 // /_tokend/cluster/read_index), authenticating with the node secret.
 func (s *Server) leaderReadIndex(ctx context.Context) (uint64, error) {
-	leaderID, base, err := s.leaderBase()
+	leaderID, base, err := s.awaitLeaderBase(ctx)
 	if err != nil {
 		return 0, err
 	}

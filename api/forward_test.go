@@ -192,3 +192,42 @@ func TestWaitApplied_Route(t *testing.T) {
 		headerNodeSecret, testSecret).want(t, 503)
 	follower.do("GET", "/_tokend/cluster/wait_applied?index=x", "", headerNodeSecret, testSecret).want(t, 400)
 }
+
+// A node that has just restarted knows its leader from Raft before its state
+// has replayed the log that records the leader's HTTP address. It reports
+// itself not ready, and a request it must send to the leader waits for the
+// replay instead of failing.
+func TestRestartedFollower_WaitsForTheLeadersAddressInsteadOfFailing(t *testing.T) {
+	t.Parallel()
+	leader := newLeader(t, nil)
+	f := startNode(t, newFakeFollower("n2", leader.node), nil) // nothing applied yet
+	leader.propose(&fsm.SetNode{NodeID: "n2", HTTPAddr: f.srv.cfg.HTTPAdvertise})
+	f.do("GET", "/_tokend/readyz", "").wantError(t, 503, "status_exception",
+		"not ready: the leader's HTTP address is not in this node's state yet")
+
+	// Creating a user is forwarded to the leader; checking the admin's
+	// password first needs the leader's read index.
+	f.do("PUT", "/_security/user/carol", `{"password":"carol-password","roles":[]}`,
+		basicAuth("elastic", "elastic-pw")...).want(t, 200)
+	if _, ok := leader.node.state.User("carol"); !ok {
+		t.Fatal("the forwarded write did not reach the leader")
+	}
+	f.do("GET", "/_tokend/readyz", "").want(t, 200)
+}
+
+// A follower whose state is more than maxApplyLag entries behind what it
+// knows to be committed is not ready until it has applied them.
+func TestReadyz_NotReadyWhileApplyingTheLog(t *testing.T) {
+	t.Parallel()
+	leader := newLeader(t, nil)
+	f := newFollower(t, leader)
+	f.do("GET", "/_tokend/readyz", "").want(t, 200)
+	for i := range maxApplyLag + 1 {
+		leader.propose(&fsm.SetNode{NodeID: "n9", HTTPAddr: "127.0.0.1:" + strconv.Itoa(9200+i)})
+	}
+	f.do("GET", "/_tokend/readyz", "").wantError(t, 503, "status_exception", "not ready: applying committed log entries")
+	if err := f.node.WaitApplied(t.Context(), leader.node.logLen()); err != nil {
+		t.Fatal(err)
+	}
+	f.do("GET", "/_tokend/readyz", "").want(t, 200)
+}

@@ -138,7 +138,7 @@ func (s *Server) proposeStamped(ctx context.Context, c fsm.Command) (fsm.Result,
 
 // postBatch sends cmds to the leader's proposePath and returns its results.
 func (s *Server) postBatch(ctx context.Context, cmds []fsm.Command) ([]fsm.Result, error) {
-	leaderID, base, err := s.leaderBase()
+	leaderID, base, err := s.awaitLeaderBase(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -62,7 +62,7 @@ func (s *Server) forwardStream(w http.ResponseWriter, r *http.Request) error {
 	if r.Header.Get(headerForwarded) != "" {
 		return fromNode(raftnode.ErrNotLeader)
 	}
-	leaderID, base, err := s.leaderBase()
+	leaderID, base, err := s.awaitLeaderBase(r.Context())
 	if err != nil {
 		return err
 	}

@@ -36,15 +36,26 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() er
 	}
 }
 
-// FreeAddr returns a 127.0.0.1 address whose port was free a moment ago.
+// handedOut holds every address FreeAddr returned in this process.
+var handedOut sync.Map
+
+// FreeAddr returns a 127.0.0.1 address whose port was free a moment ago and
+// that it never returned before in this process: once its probe listener is
+// closed the kernel may offer the same port again, and two nodes of a test
+// given one port fail to start (or worse, one reaches the other).
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if _, taken := handedOut.LoadOrStore(addr, true); !taken {
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // Response is a captured HTTP response.
