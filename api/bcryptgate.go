@@ -22,8 +22,9 @@ var errBcryptBusy = &esError{status: http.StatusTooManyRequests, typ: "es_reject
 // GOMAXPROCS (at least one), so that a flood of password checks queues here
 // and always leaves a processor for Bearer validation, which never passes
 // through it. Each comparison runs on an OS thread of its own at the lowest
-// scheduling priority (lowerThreadPriority), so that under CPU contention
-// the kernel runs request handling, Raft and the other nodes first. A check
+// scheduling priority (lowerThreadPriority: SCHED_IDLE), so that under CPU
+// contention the kernel runs request handling, Raft and the other nodes
+// first. A check
 // waiting for a slot gives up when its request's context ends or after
 // maxWait.
 type bcryptGate struct {

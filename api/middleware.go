@@ -195,8 +195,16 @@ func decodeJSON(body []byte, v any) error {
 
 // checkObject verifies that body is exactly one JSON object in which no
 // object, at any depth, repeats a key (encoding/json would silently keep the
-// last duplicate).
+// last duplicate). A valid body is checked without allocating; an invalid
+// one is decoded to say what is wrong with it.
 func checkObject(body []byte) error {
+	if json.Valid(body) {
+		obj := bytes.TrimSpace(body)
+		if obj[0] != '{' {
+			return parseError("request body must be a JSON object")
+		}
+		return checkDuplicateKeys(obj)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var obj json.RawMessage
 	if err := dec.Decode(&obj); err != nil {
