@@ -24,9 +24,8 @@ var errBcryptBusy = &esError{status: http.StatusTooManyRequests, typ: "es_reject
 // through it. Each comparison runs on an OS thread of its own at the lowest
 // scheduling priority (lowerThreadPriority: SCHED_IDLE), so that under CPU
 // contention the kernel runs request handling, Raft and the other nodes
-// first. A check
-// waiting for a slot gives up when its request's context ends or after
-// maxWait.
+// first. A check waiting for a slot gives up when its request's context ends
+// or after maxWait.
 type bcryptGate struct {
 	slots   chan struct{}
 	maxWait time.Duration

@@ -60,11 +60,12 @@ const leaderAddrWait = 2 * time.Second
 // is missing from the state it waits (for leaderAddrWait at most) for the
 // state to apply more of the log.
 func (s *Server) awaitLeaderBase(ctx context.Context) (id, base string, err error) {
-	if !s.leaderAddrKnown() {
-		ctx, cancel := context.WithTimeout(ctx, leaderAddrWait)
-		defer cancel()
-		for !s.leaderAddrKnown() && s.node.WaitApplied(ctx, s.state.AppliedIndex()+1) == nil {
-		}
+	if id, base, err = s.leaderBase(); err == nil || s.leaderAddrKnown() {
+		return id, base, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, leaderAddrWait)
+	defer cancel()
+	for !s.leaderAddrKnown() && s.node.WaitApplied(ctx, s.state.AppliedIndex()+1) == nil {
 	}
 	return s.leaderBase()
 }
