@@ -125,6 +125,7 @@ wrk_p99() {
   awk '$1 == "99%" {v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
     print (u == "us" ? v / 1000 : u == "s" ? v * 1000 : u == "m" ? v * 60000 : v)}' "$1"
 }
+wrk_rps_p99() { echo "$(wrk_rps "$1")/$(wrk_p99 "$1")"; }
 wrk_errors() { awk '/Non-2xx|Socket errors/ {print; found = 1} END {if (!found) print "none"}' "$1" | paste -sd';'; }
 # bench_field FILE OP COLUMN: a column of tokend-bench's text table (3 req/s, 4 errors, 7 p99 ms).
 bench_field() { awk -v op="$2" -v c="$3" '$1 == op {print $c}' "$1"; }
@@ -242,12 +243,14 @@ bearer_rounds() {
   done
 }
 
-# median_of FUNC NAME: the median of FUNC over the rounds' files NAME-1.txt ...
-median_of() {
+# rounds_of FUNC NAME: FUNC of each round's file NAME-1.txt ..., one per line.
+rounds_of() {
   local i
-  for ((i = 1; i <= ROUNDS; i++)); do "$1" "$DIR/$2-$i.txt"; done |
-    sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
+  for ((i = 1; i <= ROUNDS; i++)); do "$1" "$DIR/$2-$i.txt"; done
 }
+
+# median_of FUNC NAME: the median of rounds_of FUNC NAME.
+median_of() { rounds_of "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 tokend_workloads() {
   local token basic i
@@ -420,14 +423,12 @@ report() {
     "$(at_least "$(ratio "$bearer" "$bare")" 0.80)"
   row "  its p99" "$bearer99 ms" "bare $bare99 ms" "$(ratio "$bearer99" "$bare99")" "< 10 ms" "$(at_least 10 "$bearer99")"
   echo "  (medians of $ROUNDS rounds in turns with the bare handler; req/s and p99 of each round:" \
-    "bare $(for i in $(seq "$ROUNDS"); do printf '%s/%s ' "$(wrk_rps "$DIR/bare-$i.txt")" "$(wrk_p99 "$DIR/bare-$i.txt")"; done)," \
-    "Bearer $(for i in $(seq "$ROUNDS"); do printf '%s/%s ' "$(wrk_rps "$DIR/bearer-$i.txt")" "$(wrk_p99 "$DIR/bearer-$i.txt")"; done))"
+    "bare $(rounds_of wrk_rps_p99 bare | paste -sd' '), Bearer $(rounds_of wrk_rps_p99 bearer | paste -sd' '))"
   row "client_credentials via follower, wrk -c64" "$cc64/s" "raft $raft64/s" "$(ratio "$cc64" "$raft64")" ">= 0.70" \
     "$(at_least "$(ratio "$cc64" "$raft64")" 0.70)"
   row "  its p99" "$(median_of wrk_p99 issue64-wrk) ms" "" "" "" ""
   echo "  (client_credentials medians of $ROUNDS wrk runs each; req/s of each: 64 clients" \
-    "$(for i in $(seq "$ROUNDS"); do printf '%s ' "$(wrk_rps "$DIR/issue64-wrk-$i.txt")"; done)," \
-    "1 client $(for i in $(seq "$ROUNDS"); do printf '%s ' "$(wrk_rps "$DIR/issue1-wrk-$i.txt")"; done))"
+    "$(rounds_of wrk_rps issue64-wrk | paste -sd' '), 1 client $(rounds_of wrk_rps issue1-wrk | paste -sd' '))"
   row "client_credentials via follower, wrk -c1" "$cc1/s" "raft $raft1/s" "$(ratio "$cc1" "$raft1")" ">= 0.50" \
     "$(at_least "$(ratio "$cc1" "$raft1")" 0.50)"
   echo "  (the same through tokend-bench, a Go client sharing the cores: 64 clients" \
