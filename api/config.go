@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/api/metrics"
+	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
 // Defaults and bounds of Config. None of the settings is reloadable: New
@@ -42,6 +43,10 @@ type Config struct {
 	// in X-Tokend-Node-Secret. Empty: join needs superuser credentials and
 	// read_index needs none.
 	NodeSecret string
+	// Credential is the cluster's node credential (--node-secret, or the
+	// one generated at bootstrap and received in join answers): nodes prove
+	// to each other with it on node-to-node routes. Nil: none known.
+	Credential *peerauth.Credential
 	// DisableReplayRevocation keeps a refresh token replayed after the retry
 	// window from revoking its token family (Elasticsearch's behaviour).
 	DisableReplayRevocation bool
