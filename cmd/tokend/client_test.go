@@ -46,6 +46,13 @@ func (f *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, cannedUsers)
 	case "PUT /_security/user/bob":
 		io.WriteString(w, `{"created":true}`)
+	case "GET /_security/user/bob":
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `{}`)
+	case "GET /_security/user/alice":
+		io.WriteString(w, `{"alice":{"username":"alice","roles":["superuser","monitor"],"full_name":"Alice A","email":null,"enabled":true}}`)
+	case "PUT /_security/user/alice":
+		io.WriteString(w, `{"created":false}`)
 	case "DELETE /_security/user/ghost":
 		w.WriteHeader(http.StatusNotFound)
 		io.WriteString(w, `{"found":false}`)
@@ -143,6 +150,37 @@ func TestUsersAdd_ReadsPasswordFromStdinWhenFlagMissing(t *testing.T) {
 	want := `{"email":"b@x","password":"hunter22","roles":["a","b"]}`
 	if fake.lastBody != want {
 		t.Errorf("body = %s, want %s", fake.lastBody, want)
+	}
+}
+
+func TestUsersAdd_ExistingUserNeedsUpdateAndKeepsItsRoles(t *testing.T) {
+	fake := &fakeNode{}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	code, _, errOut := runCLI(t, srv, "", "users", "add", "alice", "--password", "s3cret-pw")
+	if code != 1 || !strings.Contains(errOut, "already exists") || fake.lastPath != "GET /_security/user/alice" {
+		t.Fatalf("without --update: exit %d, stderr %q, last request %s", code, errOut, fake.lastPath)
+	}
+	code, out, errOut := runCLI(t, srv, "", "users", "add", "alice", "--update", "--password", "s3cret-pw")
+	if code != 0 || out != "updated user alice\n" || errOut != "" {
+		t.Fatalf("with --update: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	want := `{"full_name":"Alice A","password":"s3cret-pw","roles":["superuser","monitor"]}`
+	if fake.lastBody != want {
+		t.Errorf("body = %s, want %s (roles and full name kept)", fake.lastBody, want)
+	}
+	runCLI(t, srv, "", "users", "add", "alice", "--update", "--password", "s3cret-pw", "--roles", "")
+	if want := `{"full_name":"Alice A","password":"s3cret-pw","roles":[]}`; fake.lastBody != want {
+		t.Errorf("--roles given empty: body = %s, want %s", fake.lastBody, want)
+	}
+}
+
+func TestUsersAdd_WarnsAboutUnknownRoles(t *testing.T) {
+	srv := httptest.NewServer(&fakeNode{})
+	defer srv.Close()
+	code, _, errOut := runCLI(t, srv, "", "users", "add", "bob", "--password", "hunter22", "--roles", "superuser,supreuser")
+	if code != 0 || !strings.Contains(errOut, "role [supreuser] is not a built-in role") || strings.Contains(errOut, "[superuser]") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 }
 

@@ -44,11 +44,13 @@ type restoreAnswer struct {
 func snapshotRestore(e env, args []string) error {
 	var tf transferFlags
 	var o offlineFlags
-	op, err := parseOperator(e, "snapshot restore FILE [--addr URL] [-u USER:PASSWORD] [--json] [--quiet] [--timeout D]\n"+
+	var yes bool
+	op, err := parseOperator(e, "snapshot restore FILE [--yes] [--addr URL] [-u USER:PASSWORD] [--json] [--quiet] [--timeout D]\n"+
 		"       tokend snapshot restore --offline --data-dir DIR --node-id ID --raft-addr ADDR FILE [--json]",
 		1, args, func(fs *flag.FlagSet) {
 			tf.register(fs)
 			o.register(fs)
+			fs.BoolVar(&yes, "yes", false, "replace the cluster's state without asking (online restore)")
 		})
 	if err != nil {
 		return err
@@ -59,16 +61,24 @@ func snapshotRestore(e env, args []string) error {
 	if o.dataDir != "" || o.nodeID != "" || o.raftAddr != "" {
 		return usageErr(errors.New("--data-dir, --node-id and --raft-addr go with --offline"))
 	}
-	return restoreOnline(e, op, tf)
+	return restoreOnline(e, op, tf, yes)
 }
 
-// restoreOnline verifies FILE locally, then uploads it with progress and
-// prints the leader's answer.
-func restoreOnline(e env, op *operator, tf transferFlags) error {
+// restoreOnline verifies FILE locally, says what it would replace and asks
+// for confirmation, then uploads it with progress and prints the leader's
+// answer.
+func restoreOnline(e env, op *operator, tf transferFlags, yes bool) error {
 	file := op.args[0]
 	size, err := verifyFile(file)
 	if err != nil {
 		return fmt.Errorf("nothing was sent: %w", err)
+	}
+	summary, err := summarizeSnapshot(file)
+	if err != nil {
+		return fmt.Errorf("nothing was sent: %w", err)
+	}
+	if err := confirmRestore(e, file, summary, yes); err != nil {
+		return err
 	}
 	f, err := os.Open(file)
 	if err != nil {

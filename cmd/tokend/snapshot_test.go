@@ -126,12 +126,31 @@ func TestSnapshotRestore_UploadsVerifiedFileAndSummary(t *testing.T) {
 	if err := os.WriteFile(file, snap, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := runCLI(t, srv, "", "snapshot", "restore", file)
+	code, out, errOut := runCLI(t, srv, "", "snapshot", "restore", "--yes", file)
 	if code != 0 || !strings.Contains(out, "(51 records") || !strings.Contains(out, "serves it from index 77") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	if len(node.uploads) != 1 || !bytes.Equal(node.uploads[0], snap) {
 		t.Fatal("the server did not receive the file as it is")
+	}
+}
+
+func TestSnapshotRestore_WithoutConfirmationSaysWhatItReplacesAndSendsNothing(t *testing.T) {
+	node := &snapshotNode{}
+	srv := startSnapshotNode(t, node)
+	file := filepath.Join(t.TempDir(), "backup.snapshot")
+	if err := os.WriteFile(file, testSnapshot(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, srv, "yes\n", "snapshot", "restore", file)
+	if code != 2 || node.requests != 0 {
+		t.Fatalf("without --yes and without a terminal: exit %d, %d requests, stderr %q", code, node.requests, errOut)
+	}
+	for _, want := range []string{"snapshot of log index 51", "50 access tokens, 0 refresh tokens, 1 users",
+		"tokens revoked since then work again", "pass --yes"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
 	}
 }
 
@@ -143,7 +162,7 @@ func TestSnapshotRestore_DamagedFileIsNotSent(t *testing.T) {
 	if err := os.WriteFile(file, snap[:len(snap)-1], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, _, errOut := runCLI(t, srv, "", "snapshot", "restore", file)
+	code, _, errOut := runCLI(t, srv, "", "snapshot", "restore", "--yes", file)
 	if code != 1 || !strings.Contains(errOut, "nothing was sent") || !strings.Contains(errOut, "truncated") || node.requests != 0 {
 		t.Fatalf("exit %d, stderr %q, %d requests", code, errOut, node.requests)
 	}

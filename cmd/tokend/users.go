@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -42,30 +43,53 @@ func userPath(name, action string) string {
 	return p
 }
 
-// usersAdd creates a user, or updates it if it exists (PUT semantics).
+// builtinRoles are the roles every cluster knows; README "Roles and
+// privileges" says what each grants.
+var builtinRoles = []string{"superuser", "monitor", "monitoring_user", "token_manager"}
+
+// usersAdd creates a user. An existing user is changed only with --update,
+// which keeps its roles, full name and email unless they are given.
 func usersAdd(e env, args []string) error {
 	var password, roles, fullName, email string
-	op, err := parseOperator(e, "users add NAME [--password P] [--roles a,b] [--full-name N] [--email E]", 1, args,
+	var update bool
+	var flags *flag.FlagSet
+	op, err := parseOperator(e, "users add NAME [--update] [--password P] [--roles a,b] [--full-name N] [--email E]", 1, args,
 		func(fs *flag.FlagSet) {
+			flags = fs
 			fs.StringVar(&password, "password", "", "the user's `password` (default: one line from stdin)")
 			fs.StringVar(&roles, "roles", "", "comma-separated `roles`")
 			fs.StringVar(&fullName, "full-name", "", "the user's full `name`")
 			fs.StringVar(&email, "email", "", "the user's `email` address")
+			fs.BoolVar(&update, "update", false, "change the user if it exists, keeping what is not given")
 		})
 	if err != nil {
 		return err
 	}
 	name := op.args[0]
+	given := map[string]bool{}
+	flags.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	existing, err := getUser(op.c, name)
+	if err != nil {
+		return err
+	}
+	if existing != nil && !update {
+		return fmt.Errorf("user %s already exists; nothing was changed (pass --update to change it: "+
+			"its roles, full name and email are kept unless given)", name)
+	}
 	if password, err = passwordOrStdin(e, password, name); err != nil {
 		return err
 	}
 	body := map[string]any{"password": password, "roles": splitRoles(roles)}
+	if existing != nil {
+		keepUnlessGiven(body, given, existing)
+	}
 	if fullName != "" {
 		body["full_name"] = fullName
 	}
 	if email != "" {
 		body["email"] = email
 	}
+	warnUnknownRoles(e.stderr, body["roles"].([]string))
 	raw, err := op.c.call(context.Background(), http.MethodPut, userPath(name, ""), body)
 	if err != nil || op.json {
 		return printOr(e.stdout, raw, err, op.json)
@@ -82,6 +106,59 @@ func usersAdd(e env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "%s user %s\n", verb, name)
 	return nil
+}
+
+// storedUser is a user as GET /_security/user/NAME describes it.
+type storedUser struct {
+	Roles    []string `json:"roles"`
+	FullName *string  `json:"full_name"`
+	Email    *string  `json:"email"`
+}
+
+// getUser returns the user named name, or nil when there is none.
+func getUser(c *client, name string) (*storedUser, error) {
+	raw, err := c.call(context.Background(), http.MethodGet, userPath(name, ""), nil)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var users map[string]storedUser
+	if err := json.Unmarshal(raw, &users); err != nil {
+		return nil, fmt.Errorf("unexpected answer: %w", err)
+	}
+	u, ok := users[name]
+	if !ok {
+		return nil, nil
+	}
+	return &u, nil
+}
+
+// keepUnlessGiven carries the existing user's roles, full name and email
+// into body for each that was not given on the command line, since a PUT
+// replaces the whole user.
+func keepUnlessGiven(body map[string]any, given map[string]bool, u *storedUser) {
+	if !given["roles"] {
+		body["roles"] = append([]string{}, u.Roles...)
+	}
+	if !given["full-name"] && u.FullName != nil {
+		body["full_name"] = *u.FullName
+	}
+	if !given["email"] && u.Email != nil {
+		body["email"] = *u.Email
+	}
+}
+
+// warnUnknownRoles writes a warning for each role that no cluster knows: it
+// grants nothing, though the user is stored with it.
+func warnUnknownRoles(w io.Writer, roles []string) {
+	for _, r := range roles {
+		if !slices.Contains(builtinRoles, r) {
+			fmt.Fprintf(w, "warning: role [%s] is not a built-in role (%s); it grants nothing\n", r, strings.Join(builtinRoles, ", "))
+		}
+	}
 }
 
 // usersPasswd changes a user's password.

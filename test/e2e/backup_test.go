@@ -75,7 +75,7 @@ func TestBackup_OnlineRestoreBringsTheSavedStateBackOnEveryNode(t *testing.T) {
 	}
 	wantAuth(t, nodes, later, 200, "token issued after the save, after a refused restore")
 
-	out = mustCLI(t, "snapshot", "restore", "--addr", nodes[2].URL(), file)
+	out = mustCLI(t, "snapshot", "restore", "--yes", "--addr", nodes[2].URL(), file)
 	if !strings.Contains(out, "restored the snapshot") {
 		t.Fatalf("restore output: %s", out)
 	}
