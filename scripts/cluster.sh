@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# cluster.sh start|stop|status — a three-node tokend cluster on 127.0.0.1 for
-# development. node1 bootstraps, node2 and node3 join it.
+# cluster.sh start|stop|status|restart N — a three-node tokend cluster on
+# 127.0.0.1 for development. Every node starts with the same
+# --bootstrap-expect 3 and --join listing all three: the first time, node1
+# forms the cluster once all three answer and the others join it; later, a
+# node that lost its data dir joins the existing cluster instead of founding
+# a second one.
 #
 # The nodes serve https and talk to each other over mutual TLS: on the first
 # start the script creates a cluster CA and a certificate per node with
@@ -112,21 +116,30 @@ wait_ready() {
   done
 }
 
-cmd_start() {
+# members prints the --join list: every node's URL.
+members() {
+  local n urls=()
+  for n in "${NODES[@]}"; do urls+=("$(url "$n")"); done
+  (IFS=,; echo "${urls[*]}")
+}
+
+# prepare builds the binary and loads the cluster's secrets and certificates.
+prepare() {
   command -v curl >/dev/null || die "curl is required"
   build
   [[ $TLS == 1 ]] && certs
   SECRET=$(keep "$DIR/node-secret" "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')")
   PASSWORD=$(keep "$DIR/elastic-password" "${ELASTIC_PASSWORD:-changeme}")
+}
+
+# start_member N: start node N with the flags every member shares.
+start_member() { start_node "$1" --bootstrap-expect "${#NODES[@]}" --join "$(members)"; }
+
+cmd_start() {
+  prepare
   echo "cluster directory: $DIR"
-  local fresh=1
-  [[ -d $DIR/node1 ]] && fresh=0
-  start_node 1 --bootstrap
-  # A new cluster needs node1 up before the others join; a restarted one
-  # needs a quorum before node1 can be ready, so then all start together.
-  ((fresh)) && wait_ready 1
-  start_node 2 --join "$(url 1)"
-  start_node 3 --join "$(url 1)"
+  local n
+  for n in "${NODES[@]}"; do start_member "$n"; done
   wait_ready "${NODES[@]}"
   cat <<EOF
 
@@ -138,13 +151,14 @@ $([[ $TLS == 1 ]] && echo "cluster CA: $CERTS/ca.crt (nodes use mutual TLS betwe
   curl $(curl_tls) -u elastic:$PASSWORD -H 'Content-Type: application/json' \\
     -d '{"grant_type":"password","username":"elastic","password":"$PASSWORD"}' $(url 1)/_security/oauth2/token
   ELASTIC_PASSWORD=$PASSWORD $DIR/tokend nodes --addr $(url 1)$([[ $TLS == 1 ]] && echo " --ca-cert $CERTS/ca.crt")
-  $0 stop
+  TOKEND_CLUSTER_DIR=$DIR $0 stop
 EOF
 }
 
-cmd_stop() {
+# stop_nodes N...: SIGTERM the named nodes and wait until each has exited.
+stop_nodes() {
   local n pid entry pids=() deadline=$((SECONDS + TIMEOUT))
-  for n in "${NODES[@]}"; do
+  for n in "$@"; do
     if pid=$(running "$n"); then
       kill -TERM "$pid"
       pids+=("$n:$pid")
@@ -162,6 +176,18 @@ cmd_stop() {
     rm -f "$DIR/node$n.pid"
     echo "node$n stopped"
   done
+}
+
+cmd_stop() { stop_nodes "${NODES[@]}"; }
+
+cmd_restart() {
+  local n=${1:-}
+  [[ $n =~ ^[1-3]$ ]] || die "usage: $0 restart N (N is 1, 2 or 3)"
+  prepare
+  stop_nodes "$n"
+  start_member "$n"
+  wait_ready "$n"
+  echo "node$n ready: $(url "$n")"
 }
 
 cmd_status() {
@@ -182,5 +208,6 @@ case ${1:-} in
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  restart) cmd_restart "${2:-}" ;;
+  *) echo "usage: $0 start|stop|status|restart N" >&2; exit 2 ;;
 esac
