@@ -208,9 +208,9 @@ func (s *Server) routes() *httprouter.Router {
 func (s *Server) userRoutes(rt *httprouter.Router, prefix string) {
 	u := prefix + "/user"
 	rt.GET(u, s.local(s.getUsers))
-	rt.GET(u+"/:name", s.local(s.getUsers))
+	rt.GET(u+"/:name", s.userNameRoutes(s.local(s.getUsers)))
 	rt.PUT(u+"/:name", s.leader(s.putUser))
-	rt.POST(u+"/:name", s.leader(s.putUser))
+	rt.POST(u+"/:name", s.userNameRoutes(s.leader(s.putUser)))
 	rt.DELETE(u+"/:name", s.leader(s.deleteUser))
 	for _, m := range []string{http.MethodPut, http.MethodPost} {
 		rt.Handle(m, u+"/:name/_password", s.leader(s.changePassword))

@@ -96,6 +96,9 @@ func (p passwordInput) hash() ([]byte, error) {
 // putUserRequest is the body of PUT /_security/user/{name}.
 type putUserRequest struct {
 	passwordInput
+	// Username may repeat the name in the path, as Elasticsearch 7's
+	// clients send it; any other value is refused.
+	Username *string         `json:"username"`
 	Roles    []string        `json:"roles"`
 	FullName *string         `json:"full_name"`
 	Email    *string         `json:"email"`
@@ -113,8 +116,13 @@ func (q *putUserRequest) validate(name string, exists, reserved bool) ([]byte, e
 	var msgs []string
 	if msg := usernameProblem(name); msg != "" {
 		msgs = append(msgs, msg)
+	} else if strings.HasPrefix(name, "_") {
+		msgs = append(msgs, fmt.Sprintf("Username [%s] is reserved and may not be used: names beginning with [_] are reserved for the API's own routes.", name))
 	} else if reserved {
 		msgs = append(msgs, fmt.Sprintf("Username [%s] is reserved and may not be used.", name))
+	}
+	if q.Username != nil && *q.Username != name {
+		msgs = append(msgs, fmt.Sprintf("username in the body [%s] does not match the username in the path [%s]", echoed(*q.Username), echoed(name)))
 	}
 	if q.Roles == nil {
 		msgs = append(msgs, "roles are missing")
