@@ -78,3 +78,23 @@ func TestPutUser_UsernameInBodyMustMatchThePath(t *testing.T) {
 		t.Errorf("mismatch: %s", r.body)
 	}
 }
+
+func TestNodesHTTP_ListsEveryMemberForSniffing(t *testing.T) {
+	t.Parallel()
+	n := newLeader(t, nil)
+	admin := basicAuth("elastic", "elastic-pw")
+	for _, path := range []string{"/_nodes/http", "/_nodes/_all/http"} {
+		m := n.do("GET", path, "", admin...).want(t, 200).json(t)
+		nodes, _ := m["nodes"].(map[string]any)
+		self, _ := nodes[n.srv.cfg.NodeID].(map[string]any)
+		if len(nodes) != 1 || self == nil {
+			t.Fatalf("%s: %v", path, m)
+		}
+		http, _ := self["http"].(map[string]any)
+		if http["publish_address"] != n.srv.cfg.HTTPAdvertise || len(self["roles"].([]any)) != 3 {
+			t.Errorf("%s: node %v", path, self)
+		}
+	}
+	n.do("GET", "/_nodes/stats", "", admin...).want(t, 400)
+	n.do("GET", "/_nodes/http", "").want(t, 401)
+}

@@ -187,6 +187,8 @@ func (s *Server) routes() *httprouter.Router {
 	rt.GET("/", s.local(s.info))
 	rt.HEAD("/", s.local(s.info))
 	rt.GET("/_cluster/health", s.local(s.health))
+	rt.GET("/_nodes/:first", s.local(s.nodesHTTP))
+	rt.GET("/_nodes/:first/:second", s.local(s.nodesHTTP))
 	rt.POST("/_tokend/cluster/join", s.leader(s.join))
 	rt.GET("/_tokend/cluster/nodes", s.local(s.nodes))
 	rt.DELETE("/_tokend/cluster/nodes/:id", s.leader(s.removeNode))
