@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -263,11 +264,21 @@ func TestHealth_GreenWithEveryVoterUpYellowWhenOneIsDownRedWithoutQuorum(t *test
 			t.Fatalf("%s: %v", n.node.id, m)
 		}
 	}
+	leader.do("GET", "/_cluster/health?wait_for_nodes=3&timeout=1s", "", admin...).want(t, 200)
 	n2.ts.Close()
 	for _, n := range []*testNode{leader, n3} {
-		if m := n.do("GET", "/_cluster/health", "", admin...).want(t, 200).json(t); m["status"] != "yellow" {
+		m := n.do("GET", "/_cluster/health", "", admin...).want(t, 200).json(t)
+		if m["status"] != "yellow" || m["number_of_nodes"] != float64(2) || m["number_of_data_nodes"] != float64(2) {
 			t.Fatalf("%s with one voter of three down: %v", n.node.id, m)
 		}
+	}
+	for q, status := range map[string]int{"3": 408, ">=3": 408, "ge(2)": 200, "<3": 200, "lt(2)": 408, "2": 200} {
+		if r := leader.do("GET", "/_cluster/health?timeout=200ms&wait_for_nodes="+url.QueryEscape(q), "", admin...); r.status != status {
+			t.Errorf("wait_for_nodes=%s with 2 of 3 up: %d %s, want %d", q, r.status, r.body, status)
+		}
+	}
+	if r := leader.do("GET", "/_cluster/health?wait_for_nodes=many", "", admin...).want(t, 400); !strings.Contains(string(r.body), "cannot parse wait_for_nodes [many]") {
+		t.Errorf("bad wait_for_nodes: %s", r.body)
 	}
 	n3.ts.Close()
 	if m := leader.do("GET", "/_cluster/health", "", admin...).want(t, 200).json(t); m["status"] != "red" {

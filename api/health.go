@@ -54,8 +54,9 @@ type healthJSON struct {
 	Raft                 raftJSON `json:"raft"`
 }
 
-// health serves GET /_cluster/health, with ?wait_for_status and ?timeout.
-// On timeout it answers timed_out:true with 408, as Elasticsearch does.
+// health serves GET /_cluster/health, with ?wait_for_status,
+// ?wait_for_nodes and ?timeout. On timeout it answers timed_out:true with
+// 408, as Elasticsearch does.
 func (s *Server) health(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	if _, err := s.authorize(r, "cluster:monitor/health", privMonitor); err != nil {
 		return err
@@ -64,9 +65,13 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	if err != nil {
 		return err
 	}
+	nodesOK, err := parseWaitForNodes(r.URL.Query().Get("wait_for_nodes"))
+	if err != nil {
+		return err
+	}
 	h := s.clusterHealth(r.Context())
 	deadline := time.Now().Add(timeout)
-	for want != "" && healthRank[h.Status] < healthRank[want] {
+	for (want != "" && healthRank[h.Status] < healthRank[want]) || !nodesOK(h.NumberOfNodes) {
 		wait := min(healthPoll, time.Until(deadline))
 		if wait <= 0 {
 			h.TimedOut = true
@@ -126,31 +131,32 @@ func parseTimeValue(v string) (time.Duration, error) {
 	return 0, fmt.Errorf("bad time value %q", v)
 }
 
-// clusterHealth computes the health from this node's view. A voter counts
+// clusterHealth computes the health from this node's view. A member counts
 // as up when it confirms within healthProbeTimeout that it has applied this
 // node's applied index (less maxApplyLag); this node counts as up itself.
 // red: no leader known, or no majority of the voters up (no quorum can be
-// reached from here). yellow: a quorum, but a voter is down, unreachable or
+// reached from here). yellow: a quorum, but a member is down, unreachable or
 // lagging, or this node lags its commit index by more than maxApplyLag.
-// green: every voter up and caught up.
+// green: every member up and caught up. number_of_nodes counts the members
+// up, number_of_data_nodes the voters up.
 func (s *Server) clusterHealth(ctx context.Context) healthJSON {
 	st := s.node.Stats()
 	h := healthJSON{ClusterName: s.cfg.ClusterName, Status: "green", ActiveShardsPercent: 100,
 		Raft: raftJSON{LeaderID: st.LeaderID, Term: st.Term, CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex}}
 	servers, err := s.node.Servers()
-	if err != nil || st.LeaderID == "" {
+	if err != nil {
 		h.Status = "red"
-	} else {
-		up, voters := s.votersUp(ctx, servers, st.AppliedIndex)
-		switch {
-		case up <= voters/2:
-			h.Status = "red"
-		case up < voters || st.CommitIndex > st.AppliedIndex+maxApplyLag:
-			h.Status = "yellow"
-		}
+		h.NumberOfNodes = 1
+		return h
 	}
-	h.NumberOfNodes = len(servers)
-	h.NumberOfDataNodes = len(servers)
+	up := s.membersUp(ctx, servers, st.AppliedIndex)
+	switch {
+	case st.LeaderID == "" || up.voters <= up.allVoters/2:
+		h.Status = "red"
+	case up.members < len(servers) || st.CommitIndex > st.AppliedIndex+maxApplyLag:
+		h.Status = "yellow"
+	}
+	h.NumberOfNodes, h.NumberOfDataNodes = up.members, up.voters
 	return h
 }
 
@@ -159,34 +165,77 @@ const (
 	// maxApplyLag is how many entries a node may have left to apply and
 	// still count as caught up.
 	maxApplyLag = 64
-	// healthProbeTimeout bounds the wait for each voter's confirmation.
+	// healthProbeTimeout bounds the wait for each member's confirmation.
 	healthProbeTimeout = 500 * time.Millisecond
 )
 
-// votersUp counts the voters and those that are up: this node, if it is
-// one, and every other voter that confirms (through its wait_applied route)
-// that it has applied index, less maxApplyLag.
-func (s *Server) votersUp(ctx context.Context, servers []raftnode.Server, index uint64) (up, voters int) {
+// upCount is what membersUp found: members and voters up, and voters in all.
+type upCount struct{ members, voters, allVoters int }
+
+// membersUp counts the members that are up: this node, and every other
+// member that confirms (through its wait_applied route) that it has
+// applied index, less maxApplyLag.
+func (s *Server) membersUp(ctx context.Context, servers []raftnode.Server, index uint64) upCount {
 	ctx, cancel := context.WithTimeout(ctx, healthProbeTimeout)
 	defer cancel()
 	target := index - min(index, maxApplyLag)
-	var confirmed atomic.Int32
+	var members, voters atomic.Int32
+	all := 0
 	var wg sync.WaitGroup
 	for _, srv := range servers {
-		switch {
-		case !srv.Voter:
-			continue
-		case srv.ID == s.cfg.NodeID:
-			confirmed.Add(1)
-		default:
-			wg.Go(func() {
-				if s.askApplied(ctx, srv.ID, target) == nil {
-					confirmed.Add(1)
-				}
-			})
+		up := func() {
+			members.Add(1)
+			if srv.Voter {
+				voters.Add(1)
+			}
 		}
-		voters++
+		if srv.Voter {
+			all++
+		}
+		if srv.ID == s.cfg.NodeID {
+			up()
+			continue
+		}
+		wg.Go(func() {
+			if s.askApplied(ctx, srv.ID, target) == nil {
+				up()
+			}
+		})
 	}
 	wg.Wait()
-	return int(confirmed.Load()), voters
+	return upCount{members: int(members.Load()), voters: int(voters.Load()), allVoters: all}
+}
+
+// parseWaitForNodes parses Elasticsearch's wait_for_nodes (N, >=N, <=N, >N,
+// <N, ge(N), le(N), gt(N), lt(N)) into a test of number_of_nodes; an empty
+// value always holds.
+func parseWaitForNodes(v string) (func(int) bool, error) {
+	if v == "" {
+		return func(int) bool { return true }, nil
+	}
+	ops := []struct {
+		prefix, suffix string
+		test           func(have, want int) bool
+	}{
+		{">=", "", func(h, w int) bool { return h >= w }}, {"<=", "", func(h, w int) bool { return h <= w }},
+		{">", "", func(h, w int) bool { return h > w }}, {"<", "", func(h, w int) bool { return h < w }},
+		{"ge(", ")", func(h, w int) bool { return h >= w }}, {"le(", ")", func(h, w int) bool { return h <= w }},
+		{"gt(", ")", func(h, w int) bool { return h > w }}, {"lt(", ")", func(h, w int) bool { return h < w }},
+		{"", "", func(h, w int) bool { return h == w }},
+	}
+	for _, op := range ops {
+		rest, ok := strings.CutPrefix(v, op.prefix)
+		if !ok {
+			continue
+		}
+		if rest, ok = strings.CutSuffix(rest, op.suffix); !ok {
+			break
+		}
+		n, err := strconv.Atoi(rest)
+		if err != nil || n < 0 {
+			break
+		}
+		return func(have int) bool { return op.test(have, n) }, nil
+	}
+	return nil, illegalArgument(fmt.Sprintf("cannot parse wait_for_nodes [%s]: expected N, >=N, <=N, >N, <N, ge(N), le(N), gt(N) or lt(N)", echoed(v)))
 }
