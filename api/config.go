@@ -78,6 +78,10 @@ type Config struct {
 	// Joins, forwarded writes (X-Tokend-Forwarded), client addresses and the
 	// node secret are refused without it. Nil: no such requirement.
 	ClusterCA []*x509.Certificate
+	// Build describes the running binary: reported by GET / (build_hash,
+	// build_date), the status route and so `tokend nodes`. Zero fields
+	// are reported as "unknown".
+	Build BuildInfo
 	// ProcessMetrics is served after Metrics: the process-wide registry of
 	// Raft's library metrics (raftnode.LibraryMetrics). Nil: none.
 	ProcessMetrics *metrics.Registry
@@ -124,4 +128,22 @@ func (c Config) Validate() error {
 		return fmt.Errorf("api: RequestTimeout %v is negative", c.RequestTimeout)
 	}
 	return nil
+}
+
+// BuildInfo identifies the build a node runs, from Go's build information.
+type BuildInfo struct {
+	// Version is the release version, or "dev" with the revision.
+	Version string `json:"version"`
+	// Hash is the VCS revision the binary was built from.
+	Hash string `json:"hash"`
+	// Date is the time of that revision (RFC 3339).
+	Date string `json:"date"`
+}
+
+// orUnknown returns v, or "unknown" when it is empty.
+func orUnknown(v string) string {
+	if v == "" {
+		return "unknown"
+	}
+	return v
 }

@@ -53,6 +53,8 @@ type NodeStatus struct {
 	// AppliedIndex is the member's applied log index; null when unknown.
 	AppliedIndex *uint64 `json:"applied_index"`
 	Reachable    bool    `json:"reachable"`
+	// Build is the binary the member runs; null when unknown.
+	Build *BuildInfo `json:"build"`
 }
 
 // nodes serves GET /_tokend/cluster/nodes: this node's configuration, with
@@ -76,6 +78,7 @@ func (s *Server) nodes(w http.ResponseWriter, r *http.Request, _ httprouter.Para
 		if st, ok := statuses[srv.ID]; ok {
 			applied := st.AppliedIndex
 			n.State, n.LastContactMillis, n.AppliedIndex, n.Reachable = st.State, st.LastContactMillis, &applied, true
+			n.Build = &st.Build
 		}
 		out = append(out, n)
 	}

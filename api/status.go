@@ -49,6 +49,8 @@ type statusJSON struct {
 	// Removed: this node has learnt that the cluster no longer counts it
 	// as a member (see checkRemoved).
 	Removed bool `json:"removed"`
+	// Build is the binary this node runs.
+	Build BuildInfo `json:"build"`
 }
 
 // localStatus describes this node from its own Raft state.
@@ -56,7 +58,8 @@ func (s *Server) localStatus() statusJSON {
 	st := s.node.Stats()
 	servers, _ := s.node.Servers()
 	out := statusJSON{ID: s.cfg.NodeID, ClusterUUID: s.state.ClusterUUID(), LeaderID: st.LeaderID, Term: st.Term,
-		CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex, Members: []string{}, Removed: s.watch.removed.Load()}
+		CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex, Members: []string{}, Removed: s.watch.removed.Load(),
+		Build: s.cfg.Build}
 	nonVoter := false
 	for _, srv := range servers {
 		out.Members = append(out.Members, srv.ID)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/tokend/tokend/api"
 	"io"
 	"maps"
 	"os"
@@ -142,26 +143,46 @@ func runHelp(e env, _ []string) error {
 	return nil
 }
 
-// runVersion prints the build version and, when known, the VCS revision.
+// runVersion prints the build version, the VCS revision and its date.
 func runVersion(e env, _ []string) error {
-	fmt.Fprintln(e.stdout, "tokend", buildVersion())
+	b := buildInfo()
+	fmt.Fprintf(e.stdout, "tokend %s (revision %s, %s)\n", b.Version, orUnknown(b.Hash), orUnknown(b.Date))
 	return nil
 }
 
-// buildVersion is the -X version, else the module version or VCS revision
-// recorded by the Go toolchain.
-func buildVersion() string {
+// buildInfo describes this binary from Go's build information: the -X
+// version (else the module version, else "dev"), the VCS revision (with
+// "-dirty" when the tree had changes) and the revision's time.
+func buildInfo() api.BuildInfo {
+	b := api.BuildInfo{Version: version}
 	info, ok := debug.ReadBuildInfo()
-	if version != "dev" || !ok {
-		return version
+	if !ok {
+		return b
 	}
-	if v := info.Main.Version; v != "" && v != "(devel)" {
-		return v
+	if v := info.Main.Version; version == "dev" && v != "" && v != "(devel)" {
+		b.Version = v
 	}
+	dirty := false
 	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			return version + "+" + s.Value[:12]
+		switch s.Key {
+		case "vcs.revision":
+			b.Hash = s.Value
+		case "vcs.time":
+			b.Date = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
 		}
 	}
-	return version
+	if dirty && b.Hash != "" {
+		b.Hash += "-dirty"
+	}
+	return b
+}
+
+// orUnknown renders an empty build field as "unknown".
+func orUnknown(v string) string {
+	if v == "" {
+		return "unknown"
+	}
+	return v
 }

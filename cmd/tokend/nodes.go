@@ -44,16 +44,28 @@ func renderNodes(w io.Writer, raw []byte) error {
 		return fmt.Errorf("unexpected nodes answer: %w", err)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tRAFT ADDRESS\tHTTP ADDRESS\tSTATE\tLAST CONTACT\tAPPLIED\tREACHABLE")
+	fmt.Fprintln(tw, "ID\tRAFT ADDRESS\tHTTP ADDRESS\tSTATE\tLAST CONTACT\tAPPLIED\tREACHABLE\tBUILD")
 	for _, n := range cn.Nodes {
 		applied := "-"
 		if n.AppliedIndex != nil {
 			applied = strconv.FormatUint(*n.AppliedIndex, 10)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.RaftAddr, orDash(n.HTTPAddr), n.State,
-			lastContact(n.State, n.LastContactMillis), applied, yesNo(n.Reachable))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.RaftAddr, orDash(n.HTTPAddr), n.State,
+			lastContact(n.State, n.LastContactMillis), applied, yesNo(n.Reachable), buildCell(n.Build))
 	}
 	return tw.Flush()
+}
+
+// buildCell renders a member's build as version@revision (12 digits), "-"
+// when the member did not say.
+func buildCell(b *api.BuildInfo) string {
+	if b == nil || b.Version == "" {
+		return "-"
+	}
+	if b.Hash == "" {
+		return b.Version
+	}
+	return b.Version + "@" + b.Hash[:min(12, len(b.Hash))]
 }
 
 // lastContact renders how long ago a member heard from the leader.

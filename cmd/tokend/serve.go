@@ -153,6 +153,7 @@ func newAPI(cfg Config, log *slog.Logger, node *raftnode.Node, state *fsm.FSM, r
 		Peers:                   cfg.Join,
 		Metrics:                 reg,
 		ProcessMetrics:          raftnode.LibraryMetrics(),
+		Build:                   buildInfo(),
 	}
 	if t != nil {
 		ac.PeerTLS, ac.ClusterCA = t.peer, t.clusterCA
