@@ -196,10 +196,18 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 	return nil
 }
 
-// errNotReady is readyz's answer without a leader. Probes ask every few
-// seconds, so it is logged at debug level only.
-var errNotReady = &esError{status: http.StatusServiceUnavailable, typ: "status_exception", reason: "not ready",
-	retry: true, quiet: true}
+// notReady is readyz's answer without a leader: the reason the "no leader"
+// answer gives (removed, quorum lost, an election under way). Probes ask
+// every few seconds, so it is logged at debug level only.
+func notReady(noLeader error) error {
+	reason := "no leader"
+	var e *esError
+	if errors.As(noLeader, &e) {
+		reason = e.reason
+	}
+	return &esError{status: http.StatusServiceUnavailable, typ: "status_exception", reason: "not ready: " + reason,
+		retry: true, quiet: true}
+}
 
 // errRemoved is readyz's answer on a node the cluster removed (checkRemoved).
 var errRemoved = &esError{status: http.StatusServiceUnavailable, typ: "status_exception",
@@ -223,7 +231,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		return errRemoved
 	}
 	if id, _ := s.node.Leader(); id == "" {
-		return errNotReady
+		return notReady(s.noLeaderError(r.Context()))
 	}
 	if !s.leaderAddrKnown() {
 		return errNotReadyLeaderAddr

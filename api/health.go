@@ -58,7 +58,7 @@ type healthJSON struct {
 // ?wait_for_nodes and ?timeout. On timeout it answers timed_out:true with
 // 408, as Elasticsearch does.
 func (s *Server) health(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	if _, err := s.authorize(r, "cluster:monitor/health", privMonitor); err != nil {
+	if _, err := s.authorizeMonitoring(r, "cluster:monitor/health", privMonitor); err != nil {
 		return err
 	}
 	want, timeout, err := healthParams(r.URL.Query())

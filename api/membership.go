@@ -53,15 +53,15 @@ type NodeStatus struct {
 	// AppliedIndex is the member's applied log index; null when unknown.
 	AppliedIndex *uint64 `json:"applied_index"`
 	Reachable    bool    `json:"reachable"`
-	// Build is the binary the member runs; null when unknown.
-	Build *BuildInfo `json:"build"`
+	// Build is the binary the member runs; absent when unknown.
+	Build *BuildInfo `json:"build,omitempty"`
 }
 
 // nodes serves GET /_tokend/cluster/nodes: this node's configuration, with
 // each member's own status fetched concurrently within nodesProbeTimeout.
 // Members that do not answer are listed all the same, as unreachable.
 func (s *Server) nodes(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	if _, err := s.authorize(r, actionNodes, privMonitor); err != nil {
+	if _, err := s.authorizeMonitoring(r, actionNodes, privMonitor); err != nil {
 		return err
 	}
 	servers, err := s.node.Servers()
@@ -78,7 +78,9 @@ func (s *Server) nodes(w http.ResponseWriter, r *http.Request, _ httprouter.Para
 		if st, ok := statuses[srv.ID]; ok {
 			applied := st.AppliedIndex
 			n.State, n.LastContactMillis, n.AppliedIndex, n.Reachable = st.State, st.LastContactMillis, &applied, true
-			n.Build = &st.Build
+			if st.Build != (BuildInfo{}) {
+				n.Build = &st.Build
+			}
 		}
 		out = append(out, n)
 	}

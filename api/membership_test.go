@@ -175,11 +175,31 @@ func TestQuorumLost_WritesSayHowManyVotersAreReachable(t *testing.T) {
 		f.servers = append(f.servers, raftnode.Server{ID: "n3", Address: "n3:9300", Voter: true})
 	})
 	leader.ts.Close()
-	r := follower.do("POST", "/_security/oauth2/token", `{"grant_type":"password","username":"alice","password":"alice-pw"}`)
+	grant := `{"grant_type":"password","username":"alice","password":"alice-pw"}`
+	// Just started: it has not had the time to reach its peers, so it
+	// claims nothing about them.
+	r := follower.do("POST", "/_security/oauth2/token", grant)
+	if r.status != 503 || !strings.Contains(string(r.body), "is still reaching its peers") || strings.Contains(string(r.body), "quorum lost") {
+		t.Fatalf("within the start-up grace: %d %s", r.status, r.body)
+	}
+	follower.srv.started = time.Now().Add(-startupGrace)
+	r = follower.do("POST", "/_security/oauth2/token", grant)
 	r.wantError(t, 503, "master_not_discovered_exception", "no leader: quorum lost, 1 of 3 voters reachable")
 	if r.header.Get("Retry-After") == "" {
 		t.Fatal("no Retry-After on a quorum-lost 503")
 	}
+	follower.do("GET", "/_tokend/readyz", "").wantError(t, 503, "status_exception",
+		"not ready: no leader: quorum lost, 1 of 3 voters reachable")
+	// Monitoring still answers, authenticated against the last known state.
+	m := follower.do("GET", "/_cluster/health", "", basicAuth("elastic", "elastic-pw")...).want(t, 200).json(t)
+	if m["status"] != "red" || m["number_of_nodes"] != float64(1) {
+		t.Fatalf("health without quorum: %v", m)
+	}
+	nodes := follower.do("GET", "/_tokend/cluster/nodes", "", basicAuth("elastic", "elastic-pw")...).want(t, 200).json(t)
+	if len(nodes["nodes"].([]any)) != 3 || nodes["leader"] != "" {
+		t.Fatalf("nodes without quorum: %v", nodes)
+	}
+	follower.do("GET", "/_cluster/health", "", basicAuth("alice", "alice-pw")...).want(t, 403)
 }
 
 func TestRemovedNode_SaysSoInItsLogReadyzAndAnswers(t *testing.T) {

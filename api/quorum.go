@@ -17,6 +17,11 @@ const (
 	// reachCacheFor is how long a count is reused, so that a burst of
 	// requests during an outage costs one round of probes.
 	reachCacheFor = time.Second
+	// startupGrace is how long after it started a node says only that it
+	// is still reaching its peers: before its first connections and an
+	// election timeout or two have passed, an unanswered probe says
+	// nothing about the cluster.
+	startupGrace = 3 * time.Second
 )
 
 // reachCache remembers the last count of reachable voters.
@@ -35,6 +40,10 @@ type reachCache struct {
 func (s *Server) noLeaderError(ctx context.Context) error {
 	if s.watch.removed.Load() {
 		return unavailable("master_not_discovered_exception", removedReason)
+	}
+	if up := time.Since(s.started); up < startupGrace {
+		return unavailable("master_not_discovered_exception", fmt.Sprintf(
+			"no leader is elected yet: this node started %s ago and is still reaching its peers", up.Round(time.Millisecond)))
 	}
 	reachable, voters := s.reachableVoters(ctx)
 	reason := "no leader is elected"

@@ -89,9 +89,10 @@ type Server struct {
 	meter      *apiMetrics
 	metricRegs []*metrics.Registry // served by serveMetrics, in order
 
-	reach reachCache  // voters reachable, for the "no leader" answer
-	watch memberWatch // membership checks run by housekeeping
-	lease readLease   // a follower's permission to serve reads locally
+	started time.Time   // when New ran: the "no leader" answer's grace
+	reach   reachCache  // voters reachable, for the "no leader" answer
+	watch   memberWatch // membership checks run by housekeeping
+	lease   readLease   // a follower's permission to serve reads locally
 
 	tokens batcher // token creations on their way into the log
 }
@@ -115,6 +116,7 @@ func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
 		verify:  newVerifyCache(newBcryptGate(defaultBcryptSlots())),
 		limits:  newAuthLimits(),
 		answers: newAuthAnswers(),
+		started: time.Now(),
 	}
 	reg := cfg.Metrics
 	if reg == nil {

@@ -50,7 +50,7 @@ type statusJSON struct {
 	// as a member (see checkRemoved).
 	Removed bool `json:"removed"`
 	// Build is the binary this node runs.
-	Build BuildInfo `json:"build"`
+	Build BuildInfo `json:"build,omitzero"`
 }
 
 // localStatus describes this node from its own Raft state.
