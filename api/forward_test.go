@@ -95,7 +95,7 @@ func TestNoLeader_WritesAndReadsAnswer503(t *testing.T) {
 	leader := newLeader(t, nil)
 	follower := newFollower(t, leader)
 	follower.node.set(func(n *fakeNode) { n.leaderID = "" })
-	follower.srv.started = time.Now().Add(-startupGrace)
+	follower.srv.started.Store(time.Now().Add(-startupGrace).UnixNano())
 	r := follower.do("POST", "/_security/oauth2/token", `{"grant_type":"password","username":"alice","password":"alice-pw"}`)
 	noLeader := "no leader is elected yet (2 of 2 voters reachable); an election is under way"
 	r.wantError(t, 503, "master_not_discovered_exception", noLeader)

@@ -182,7 +182,7 @@ func TestQuorumLost_WritesSayHowManyVotersAreReachable(t *testing.T) {
 	if r.status != 503 || !strings.Contains(string(r.body), "is still reaching its peers") || strings.Contains(string(r.body), "quorum lost") {
 		t.Fatalf("within the start-up grace: %d %s", r.status, r.body)
 	}
-	follower.srv.started = time.Now().Add(-startupGrace)
+	follower.srv.started.Store(time.Now().Add(-startupGrace).UnixNano())
 	r = follower.do("POST", "/_security/oauth2/token", grant)
 	r.wantError(t, 503, "master_not_discovered_exception", "no leader: quorum lost, 1 of 3 voters reachable")
 	if r.header.Get("Retry-After") == "" {

@@ -41,7 +41,7 @@ func (s *Server) noLeaderError(ctx context.Context) error {
 	if s.watch.removed.Load() {
 		return unavailable("master_not_discovered_exception", removedReason)
 	}
-	if up := time.Since(s.started); up < startupGrace {
+	if up := time.Since(time.Unix(0, s.started.Load())); up < startupGrace {
 		return unavailable("master_not_discovered_exception", fmt.Sprintf(
 			"no leader is elected yet: this node started %s ago and is still reaching its peers", up.Round(time.Millisecond)))
 	}

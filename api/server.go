@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -89,10 +90,10 @@ type Server struct {
 	meter      *apiMetrics
 	metricRegs []*metrics.Registry // served by serveMetrics, in order
 
-	started time.Time   // when New ran: the "no leader" answer's grace
-	reach   reachCache  // voters reachable, for the "no leader" answer
-	watch   memberWatch // membership checks run by housekeeping
-	lease   readLease   // a follower's permission to serve reads locally
+	started atomic.Int64 // when New ran (Unix ns): the "no leader" answer's grace
+	reach   reachCache   // voters reachable, for the "no leader" answer
+	watch   memberWatch  // membership checks run by housekeeping
+	lease   readLease    // a follower's permission to serve reads locally
 
 	tokens batcher // token creations on their way into the log
 }
@@ -116,8 +117,8 @@ func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
 		verify:  newVerifyCache(newBcryptGate(defaultBcryptSlots())),
 		limits:  newAuthLimits(),
 		answers: newAuthAnswers(),
-		started: time.Now(),
 	}
+	s.started.Store(time.Now().UnixNano())
 	reg := cfg.Metrics
 	if reg == nil {
 		reg = metrics.NewRegistry()
