@@ -94,6 +94,8 @@ type Server struct {
 	lease readLease   // a follower's permission to serve reads locally
 
 	tokens batcher // token creations on their way into the log
+
+	clock *logClock // command stamps and expiry checks
 }
 
 // New returns a Server for node and its state. cfg is validated and copied.
@@ -115,6 +117,7 @@ func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
 		verify:  newVerifyCache(newBcryptGate(defaultBcryptSlots())),
 		limits:  newAuthLimits(),
 		answers: newAuthAnswers(),
+		clock:   &logClock{wall: cfg.Clock, state: state},
 	}
 	reg := cfg.Metrics
 	if reg == nil {
