@@ -3,6 +3,7 @@ package fsm
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // FSM is the replicated state machine. Apply is called by one goroutine (the
@@ -14,8 +15,9 @@ import (
 // entry with a new value and never writes through a shared slice, which is
 // what makes a shallow clone of the maps a consistent snapshot.
 type FSM struct {
-	mu sync.RWMutex
-	s  *state
+	mu    sync.RWMutex
+	s     *state
+	clock atomic.Int64 // s.clock, for LastTime to read without the lock
 }
 
 // New returns an empty FSM at applied index 0.
@@ -45,7 +47,14 @@ func New() *FSM {
 func (f *FSM) Apply(index uint64, c Command) Result {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.s.index = index
+	r := f.s.applyEntry(index, c)
+	f.clock.Store(f.s.clock)
+	return r
+}
+
+// applyEntry applies the entry at index, c or the commands of a Batch.
+func (s *state) applyEntry(index uint64, c Command) Result {
+	s.index = index
 	if c == nil {
 		return Result{}
 	}
@@ -53,12 +62,12 @@ func (f *FSM) Apply(index uint64, c Command) Result {
 		out := Result{Results: make([]Result, len(b.commands))}
 		for i, sub := range b.commands {
 			if sub != nil {
-				out.Results[i] = f.s.applyOnce(sub)
+				out.Results[i] = s.applyOnce(sub)
 			}
 		}
 		return out
 	}
-	return f.s.applyOnce(c)
+	return s.applyOnce(c)
 }
 
 // applyOnce applies c unless its request ID was already applied, in which

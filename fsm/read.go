@@ -28,9 +28,7 @@ func (f *FSM) AppliedIndex() uint64 {
 // stamped earlier than it take effect at it, so it never decreases while
 // entries are applied, and a snapshot restores it.
 func (f *FSM) LastTime() int64 {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return f.s.clock
+	return f.clock.Load()
 }
 
 // AccessToken returns a copy of the access token record stored under d. It

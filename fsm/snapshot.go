@@ -194,6 +194,7 @@ func (f *FSM) Restore(r io.Reader) error {
 	}
 	f.mu.Lock()
 	f.s = s
+	f.clock.Store(s.clock)
 	f.mu.Unlock()
 	return nil
 }
