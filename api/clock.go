@@ -1,6 +1,7 @@
 package api
 
 import (
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -21,15 +22,44 @@ import (
 type logClock struct {
 	wall  func() time.Time
 	state *fsm.FSM
+	log   *slog.Logger
 	last  atomic.Int64 // the latest stamp handed out, Unix ms
+	// warned is when (time.Now, Unix ns) the node last logged that its
+	// clock is behind the log's time.
+	warned atomic.Int64
 }
+
+// Skew this node reports: when its clock is more than skewWarnAbove behind
+// the log's time, it logs a warning, at most once per skewWarnEvery.
+const (
+	skewWarnAbove = time.Second
+	skewWarnEvery = time.Minute
+)
 
 // now returns the current time in Unix milliseconds: the wall clock, or
 // the log's clock or latest stamp if either is later. Expiry checks use
 // it, so a node whose clock is behind still refuses a token once it has
 // applied an entry stamped after the token's expiry.
 func (c *logClock) now() int64 {
-	return max(c.wall().UnixMilli(), c.state.LastTime(), c.last.Load())
+	wall := c.wall().UnixMilli()
+	t := max(wall, c.state.LastTime(), c.last.Load())
+	if behind := time.Duration(t-wall) * time.Millisecond; behind > skewWarnAbove {
+		c.warnBehind(behind)
+	}
+	return t
+}
+
+// warnBehind logs that this node's clock is behind the log's time, unless
+// it did within skewWarnEvery. Either this clock is slow or stepped back,
+// or a leader's clock was fast: in both cases the clocks need fixing.
+func (c *logClock) warnBehind(behind time.Duration) {
+	now := time.Now().UnixNano()
+	last := c.warned.Load()
+	if now-last < int64(skewWarnEvery) || !c.warned.CompareAndSwap(last, now) {
+		return
+	}
+	c.log.Warn("this node's clock is behind the time in the Raft log: a clock is skewed (check NTP on every node); "+
+		"commands are stamped with the log's time until this clock catches up", "behind", behind.Round(time.Millisecond))
 }
 
 // stamp returns the time for a command about to be proposed, as now, and

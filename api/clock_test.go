@@ -2,11 +2,15 @@ package api
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/test/testkit"
 )
 
 func TestLogClock_StampsNeverRunBackwards(t *testing.T) {
@@ -14,7 +18,8 @@ func TestLogClock_StampsNeverRunBackwards(t *testing.T) {
 	base := time.UnixMilli(1_700_000_000_000)
 	var wall atomic.Int64 // ms after base
 	state := fsm.New()
-	c := &logClock{wall: func() time.Time { return base.Add(time.Duration(wall.Load()) * time.Millisecond) }, state: state}
+	c := &logClock{wall: func() time.Time { return base.Add(time.Duration(wall.Load()) * time.Millisecond) }, state: state,
+		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	at := func(d time.Duration) int64 { return base.Add(d).UnixMilli() }
 
 	// A leader 10 min ahead committed an entry: an on-time leader stamps
@@ -41,8 +46,10 @@ func TestBearer_ANodeWhoseClockIsBehindRefusesOnceTheLogIsPastExpiry(t *testing.
 	t.Parallel()
 	leader := newLeader(t, nil)
 	const behind = 10 * time.Minute
+	var logs testkit.Buffer
 	slow := startNode(t, newFakeFollower("n2", leader.node), func(c *Config) {
 		c.Clock = func() time.Time { return leader.node.log.clock.now().Add(-behind) }
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
 	leader.propose(&fsm.SetNode{NodeID: "n2", HTTPAddr: slow.srv.cfg.HTTPAdvertise})
 	access, _ := leader.passwordGrant("alice", "alice-pw") // lives 20 min
@@ -59,6 +66,11 @@ func TestBearer_ANodeWhoseClockIsBehindRefusesOnceTheLogIsPastExpiry(t *testing.
 		t.Fatal(err)
 	}
 	slow.do("GET", "/_security/_authenticate", "", bearer(access)...).wantError(t, 401, "security_exception", "token expired")
+	slow.do("GET", "/_security/_authenticate", "", bearer(access)...).want(t, 401)
+	// The node says its clock is behind, once however often it checks.
+	if warns := strings.Count(logs.String(), "level=WARN msg=\"this node's clock is behind"); warns != 1 {
+		t.Fatalf("%d warnings about the clock, want 1:\n%s", warns, logs.String())
+	}
 }
 
 func TestPasswordGrant_ALeaderWhoseClockSteppedBackStampsTheLogsTime(t *testing.T) {

@@ -117,7 +117,7 @@ func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
 		verify:  newVerifyCache(newBcryptGate(defaultBcryptSlots())),
 		limits:  newAuthLimits(),
 		answers: newAuthAnswers(),
-		clock:   &logClock{wall: cfg.Clock, state: state},
+		clock:   &logClock{wall: cfg.Clock, state: state, log: cfg.Logger},
 	}
 	reg := cfg.Metrics
 	if reg == nil {
