@@ -94,9 +94,10 @@ func (s *Server) sendBatch(calls []*batchCall) {
 	}
 }
 
-// proposeBatch stamps cmds with the node's clock (logClock) and proposes them as one
-// Raft entry (a lone command as itself). An indeterminate outcome is retried
-// once: every command keeps its request ID, so none applies twice.
+// proposeBatch stamps cmds with the node's log clock (logClock) and proposes
+// them as one Raft entry (a lone command as itself). An indeterminate
+// outcome is retried once: every command keeps its request ID, so none
+// applies twice.
 func (s *Server) proposeBatch(ctx context.Context, cmds []fsm.Command) ([]fsm.Result, error) {
 	now := s.clock.stamp()
 	for _, c := range cmds {
