@@ -173,11 +173,12 @@ func CheckSnapshot(r io.Reader) (snapshot.Header, error) {
 	return h, nil
 }
 
-// latestRecordTime returns the latest time a record of s was written at:
-// the log's clock for a snapshot written before the clock was kept in
-// it. Every proposal carries a request ID, so the command applied last is
-// among the remembered ones, unless none was applied for DedupRetention;
-// the token records' times bound it from below in that case.
+// latestRecordTime returns the latest time a record of s was written at,
+// which stands for the log's clock in a snapshot written before the clock
+// was kept in it. Every proposal carries a request ID, and a purge forgets
+// IDs only older than DedupRetention at its own time, then remembers its
+// own, so the command applied last is among the remembered ones; the
+// token records' times are a lower bound in any case.
 func (s *state) latestRecordTime() int64 {
 	var t int64
 	for _, a := range s.dedup {
