@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/tokend/tokend/fsm"
 )
@@ -192,7 +191,7 @@ func (s *Server) authBearer(ctx context.Context, tok string) (*principal, error)
 		}
 	}
 	u, ok := s.state.SharedUser(rec.User) // read-only: see principal
-	if reason, failed := tokenFailure(rec, u, ok); failed {
+	if reason, failed := tokenFailure(rec, u, ok, s.clock.now()); failed {
 		s.meter.authFailed(reason)
 		return nil, errTokenExpired
 	}
@@ -200,12 +199,12 @@ func (s *Server) authBearer(ctx context.Context, tok string) (*principal, error)
 }
 
 // tokenFailure says why a stored access token of user u (found or not)
-// cannot be used, if it cannot.
-func tokenFailure(rec fsm.AccessToken, u fsm.User, userFound bool) (authFailure, bool) {
+// cannot be used at now (Unix ms), if it cannot.
+func tokenFailure(rec fsm.AccessToken, u fsm.User, userFound bool, now int64) (authFailure, bool) {
 	switch {
 	case rec.Invalidated:
 		return failInvalidated, true
-	case time.Now().UnixMilli() >= rec.Expires:
+	case now >= rec.Expires:
 		return failExpired, true
 	case !userFound:
 		return failUnknown, true

@@ -245,6 +245,7 @@ func TestConfig_Validate(t *testing.T) {
 		"timeout over 1h":    func(c *Config) { c.TokenTimeout = 2 * time.Hour },
 		"timeout under 1s":   func(c *Config) { c.TokenTimeout = time.Millisecond },
 		"negative req limit": func(c *Config) { c.RequestTimeout = -time.Second },
+		"negative purge":     func(c *Config) { c.PurgeInterval = -time.Minute },
 	} {
 		c := ok
 		mod(&c)

@@ -20,6 +20,7 @@ const (
 	DefaultVersion        = "7.17.0"
 	DefaultTokenTimeout   = 20 * time.Minute
 	DefaultRequestTimeout = 10 * time.Second
+	DefaultPurgeInterval  = time.Minute
 	// MinTokenTimeout and MaxTokenTimeout bound TokenTimeout, as
 	// Elasticsearch bounds xpack.security.authc.token.timeout.
 	MinTokenTimeout = time.Second
@@ -82,6 +83,14 @@ type Config struct {
 	// build_date), the status route and so `tokend nodes`. Zero fields
 	// are reported as "unknown".
 	Build BuildInfo
+	// Clock is this node's wall clock (default time.Now). The leader stamps
+	// commands with it, and every node checks token expiry against it;
+	// neither ever goes back before a time the log already holds (see
+	// docs/guarantees.md, clock skew). Tests set it to skew one node.
+	Clock func() time.Time
+	// PurgeInterval is how often the leader proposes a Purge of expired
+	// records (default 1m).
+	PurgeInterval time.Duration
 	// ProcessMetrics is served after Metrics: the process-wide registry of
 	// Raft's library metrics (raftnode.LibraryMetrics). Nil: none.
 	ProcessMetrics *metrics.Registry
@@ -103,6 +112,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.PurgeInterval == 0 {
+		c.PurgeInterval = DefaultPurgeInterval
 	}
 	return c
 }
@@ -126,6 +141,9 @@ func (c Config) Validate() error {
 	}
 	if c.RequestTimeout < 0 {
 		return fmt.Errorf("api: RequestTimeout %v is negative", c.RequestTimeout)
+	}
+	if c.PurgeInterval < 0 {
+		return fmt.Errorf("api: PurgeInterval %v is negative", c.PurgeInterval)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tokend/tokend/fsm"
@@ -17,7 +18,20 @@ import (
 type fakeLog struct {
 	mu      sync.Mutex
 	entries []fsm.Command
+	clock   testClock // the wall clock of every node of the cluster (Config.Clock)
 }
+
+// testClock is the real clock moved on by a settable amount, so that a test
+// can let time pass (a token grow old, a retry window close) at once.
+type testClock struct {
+	ahead atomic.Int64 // nanoseconds
+}
+
+// now is the clock's time.
+func (c *testClock) now() time.Time { return time.Now().Add(time.Duration(c.ahead.Load())) }
+
+// advance moves the clock d on.
+func (c *testClock) advance(d time.Duration) { c.ahead.Add(int64(d)) }
 
 // fakeNode implements Node over a real fsm.FSM.
 type fakeNode struct {
@@ -41,10 +55,6 @@ type fakeNode struct {
 	promoted     []string
 	transfers    []string
 	onTransfer   func(target string)
-	// skew is added to the time the API stamps on each proposal: the state
-	// machine sees the request as made that much later (or, negative,
-	// earlier), which is how tests move a token's history into the past.
-	skew time.Duration
 }
 
 // errApplyThenIndeterminate makes Propose apply the entry and still report
@@ -88,7 +98,6 @@ func (n *fakeNode) Propose(ctx context.Context, c fsm.Command) (fsm.Result, uint
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.proposals = append(n.proposals, c)
-	c.Header().Time += n.skew.Milliseconds()
 	if !n.leader {
 		return fsm.Result{}, 0, raftnode.ErrNotLeader
 	}

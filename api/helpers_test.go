@@ -47,7 +47,7 @@ func startNode(t *testing.T, node *fakeNode, mod func(*Config)) *testNode {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
 	cfg := Config{NodeID: node.id, HTTPAdvertise: ts.Listener.Addr().String(), NodeSecret: testSecret,
-		RequestTimeout: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		RequestTimeout: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: node.log.clock.now}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -93,11 +93,11 @@ func newFollowerNamed(t *testing.T, leader *testNode, id string) *testNode {
 }
 
 // propose applies c through the fake node directly, bypassing the API; a
-// zero Time is stamped with now.
+// zero Time is stamped with the cluster's clock.
 func (n *testNode) propose(c fsm.Command) fsm.Result {
 	n.t.Helper()
 	if c.Header().Time == 0 {
-		c.Header().Time = time.Now().UnixMilli()
+		c.Header().Time = n.node.log.clock.now().UnixMilli()
 	}
 	c.Header().ID = newRequestID()
 	res, _, err := n.node.Propose(context.Background(), c)
@@ -107,17 +107,20 @@ func (n *testNode) propose(c fsm.Command) fsm.Result {
 	return res
 }
 
-// issueDirect creates a token pair for user straight in the state, created
-// at the given time ago, and returns the access and refresh tokens.
+// issueDirect creates a token pair for user straight in the state and
+// returns the access and refresh tokens. Then it moves the cluster's clock
+// ago on, so that the pair is that old (and so is everything before it):
+// time in the log never runs backwards, so a pair cannot be made old by
+// stamping it in the past.
 func (n *testNode) issueDirect(user string, realm fsm.Realm, ago time.Duration) (string, string) {
 	n.t.Helper()
 	access, ad := newToken(accessPrefix)
 	refresh, rd := newToken(refreshPrefix)
 	c := &fsm.CreateToken{Access: ad, Refresh: rd, User: user, Realm: realm, Lifetime: (20 * time.Minute).Milliseconds()}
-	c.Time = time.Now().Add(-ago).UnixMilli()
 	if res := n.propose(c); res.Status != fsm.OK {
 		n.t.Fatalf("CreateToken for %s: %v", user, res.Status)
 	}
+	n.node.log.clock.advance(ago)
 	return access, refresh
 }
 

@@ -12,11 +12,8 @@ import (
 	"github.com/tokend/tokend/fsm"
 )
 
-// Housekeeping intervals.
-const (
-	leaderPoll    = time.Second // how often housekeeping checks leadership
-	purgeInterval = time.Minute // how often the leader purges expired records
-)
+// leaderPoll is how often housekeeping checks leadership.
+const leaderPoll = time.Second
 
 // RunHousekeeping does the node's periodic work until ctx ends, checking
 // every second. On every node it makes sure the cluster has this node's
@@ -25,15 +22,15 @@ const (
 // read lease every second (keepLease). While this node is the
 // leader it records its own HTTP address (right after winning an election
 // too), promotes non-voters that have caught up (promoteCaughtUp) and
-// proposes a Purge of expired records every minute. Failures are logged and
-// retried on the next round; every step is bounded in time.
+// proposes a Purge of expired records every Config.PurgeInterval. Failures
+// are logged and retried on the next round; every step is bounded in time.
 func (s *Server) RunHousekeeping(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		s.keepLease(ctx)
 	}()
-	s.housekeep(ctx, leaderPoll, purgeInterval)
+	s.housekeep(ctx, leaderPoll, s.cfg.PurgeInterval)
 	<-done
 }
 

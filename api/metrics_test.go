@@ -53,6 +53,7 @@ func TestMetrics_CountTokensInvalidationsAndAuthFailures(t *testing.T) {
 	t.Parallel()
 	n := newLeader(t, nil)
 	monty := basicAuth("monty", "monty-pw")
+	expired, _ := n.issueDirect("alice", fsm.NativeRealm, time.Hour)
 	_, refresh := n.passwordGrant("alice", "alice-pw")
 	n.do("POST", "/_security/oauth2/token", `{"grant_type":"client_credentials"}`, basicAuth("alice", "alice-pw")...).want(t, 200)
 	r := n.do("POST", "/_security/oauth2/token", fmt.Sprintf(`{"grant_type":"refresh_token","refresh_token":%q}`, refresh)).want(t, 200)
@@ -62,7 +63,6 @@ func TestMetrics_CountTokensInvalidationsAndAuthFailures(t *testing.T) {
 	n.do("DELETE", "/_security/oauth2/token", fmt.Sprintf(`{"token":%q}`, newAccess)).want(t, 200)
 	tokmanAccess, _ := n.passwordGrant("tokman", "tokman-pw")
 	n.do("PUT", "/_security/user/tokman/_disable", "", basicAuth("elastic", "elastic-pw")...).want(t, 200)
-	expired, _ := n.issueDirect("alice", fsm.NativeRealm, time.Hour)
 
 	// One failed authentication of each kind.
 	n.do("GET", "/_security/_authenticate", "", bearer("tka1_short")...).want(t, 401)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/julienschmidt/httprouter"
 	"github.com/vmihailenco/msgpack/v5"
@@ -95,11 +94,12 @@ func (s *Server) sendBatch(calls []*batchCall) {
 	}
 }
 
-// proposeBatch stamps cmds with the leader's clock and proposes them as one
-// Raft entry (a lone command as itself). An indeterminate outcome is retried
-// once: every command keeps its request ID, so none applies twice.
+// proposeBatch stamps cmds with the node's log clock (logClock) and proposes
+// them as one Raft entry (a lone command as itself). An indeterminate
+// outcome is retried once: every command keeps its request ID, so none
+// applies twice.
 func (s *Server) proposeBatch(ctx context.Context, cmds []fsm.Command) ([]fsm.Result, error) {
-	now := time.Now().UnixMilli()
+	now := s.clock.stamp()
 	for _, c := range cmds {
 		c.Header().Time = now
 	}

@@ -18,8 +18,8 @@ func refreshBody(tok string) string {
 
 // TestRefreshReuse_AfterTheWindowRevokesTheFamilyAndLogsTheOwner replays a
 // refresh token 50 s after it was spent (RFC 9700 §4.14.2). The history is
-// made through the API with the fake node's clock 50 s behind, then the
-// clock is set right and the old token presented again: invalid_grant,
+// made through the API, then the cluster's clock moves 50 s on and the old
+// token is presented again: invalid_grant,
 // every token that grew from it (children and grandchildren, access and
 // refresh) is refused from then on, and one WARN line names the event, the
 // user and the realm without any token material.
@@ -29,13 +29,12 @@ func TestRefreshReuse_AfterTheWindowRevokesTheFamilyAndLogsTheOwner(t *testing.T
 	n := newLeader(t, func(c *Config) {
 		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
-	n.node.set(func(f *fakeNode) { f.skew = -50 * time.Second })
 	access0, refresh0 := n.passwordGrant("alice", "alice-pw")
 	child := n.do("POST", "/_security/oauth2/token", refreshBody(refresh0)).want(t, 200).json(t)
 	access1, refresh1 := child["access_token"].(string), child["refresh_token"].(string)
 	grandchild := n.do("POST", "/_security/oauth2/token", refreshBody(refresh1)).want(t, 200).json(t)
 	access2, refresh2 := grandchild["access_token"].(string), grandchild["refresh_token"].(string)
-	n.node.set(func(f *fakeNode) { f.skew = 0 })
+	n.node.log.clock.advance(50 * time.Second)
 	for _, tok := range []string{access1, access2} {
 		n.do("GET", "/_security/_authenticate", "", bearer(tok)...).want(t, 200)
 	}

@@ -77,10 +77,9 @@ func TestSecrets_NeverInLogsErrorsMetricsLogEntriesOrSnapshots(t *testing.T) {
 	l.do("POST", "/_security/user/bob/_enable", "", admin...).want(t, 200)
 	l.do("DELETE", "/_security/user/bob", "", admin...).want(t, 200)
 
-	n.node.set(func(f *fakeNode) { f.skew = -40 * time.Second })
 	_, spent := l.pair(l.do("POST", "/_security/oauth2/token", `{"grant_type":"password","username":"alice","password":"alice-pw"}`))
 	l.pair(l.do("POST", "/_security/oauth2/token", refreshBody(spent)))
-	n.node.set(func(f *fakeNode) { f.skew = 0 })
+	n.node.log.clock.advance(40 * time.Second)
 	l.do("POST", "/_security/oauth2/token", refreshBody(spent)).want(t, 400) // replayed after the window
 
 	access, refresh := l.pair(l.do("POST", "/_security/oauth2/token", `{"grant_type":"password","username":"alice","password":"alice-pw"}`))

@@ -96,6 +96,8 @@ type Server struct {
 	lease   readLease    // a follower's permission to serve reads locally
 
 	tokens batcher // token creations on their way into the log
+
+	clock *logClock // command stamps and expiry checks
 }
 
 // New returns a Server for node and its state. cfg is validated and copied.
@@ -117,6 +119,7 @@ func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
 		verify:  newVerifyCache(newBcryptGate(defaultBcryptSlots())),
 		limits:  newAuthLimits(),
 		answers: newAuthAnswers(),
+		clock:   &logClock{wall: cfg.Clock, state: state, log: cfg.Logger},
 	}
 	s.started.Store(time.Now().UnixNano())
 	reg := cfg.Metrics

@@ -173,17 +173,18 @@ func TestRefresh_InvalidGrantPerReason(t *testing.T) {
 	n.do("POST", "/_security/oauth2/token", refreshBody(owned), basicAuth("monty", "monty-pw")...).want(t, 200)
 }
 
-// spendDirect spends refresh in the state as if 40 s ago and returns the
-// access token that spend produced.
+// spendDirect spends refresh in the state, moves the cluster's clock 40 s
+// on, past the retry window, and returns the access token that spend
+// produced.
 func spendDirect(n *testNode, refresh string) string {
 	d, _ := parseToken(refreshPrefix, refresh)
 	access, ad := newToken(accessPrefix)
 	_, rd := newToken(refreshPrefix)
 	c := &fsm.Refresh{Presented: d, NewAccess: ad, NewRefresh: rd, Lifetime: time.Hour.Milliseconds(), RevokeOnReplay: true}
-	c.Time = time.Now().Add(-40 * time.Second).UnixMilli()
 	if res := n.propose(c); res.Status != fsm.OK {
 		n.t.Fatalf("direct refresh: %v", res.Status)
 	}
+	n.node.log.clock.advance(40 * time.Second)
 	return access
 }
 

@@ -18,9 +18,9 @@ import (
 // A PasswordCheck or TokenCheck makes the entry re-check the credentials it
 // was granted on: a password changed, or a token invalidated or expired,
 // since the check gets no token either (NotFound).
-func (s *state) createToken(c *CreateToken) Result {
+func (s *state) createToken(c *CreateToken, now int64) Result {
 	u, ok := s.users[c.User]
-	if !ok || !u.Enabled || u.Realm.Name != c.Realm.Name || !s.credentialsHold(c, u) {
+	if !ok || !u.Enabled || u.Realm.Name != c.Realm.Name || !s.credentialsHold(c, u, now) {
 		return Result{Status: NotFound}
 	}
 	if _, ok := s.access[c.Access]; ok {
@@ -33,14 +33,14 @@ func (s *state) createToken(c *CreateToken) Result {
 	}
 	s.access[c.Access] = storedAccess{
 		owner:   ownerOf(c.User, c.Realm, ""),
-		created: c.Time,
-		expires: c.Time + c.Lifetime,
+		created: now,
+		expires: now + c.Lifetime,
 		family:  c.Refresh,
 	}
 	if !c.Refresh.IsZero() {
 		s.refresh[c.Refresh] = storedRefresh{
 			owner:   ownerOf(c.User, c.Realm, c.Client),
-			created: c.Time,
+			created: now,
 			family:  c.Refresh,
 		}
 	}
@@ -48,8 +48,8 @@ func (s *state) createToken(c *CreateToken) Result {
 }
 
 // credentialsHold reports whether the credentials c was granted on are
-// still those of user u at c.Time.
-func (s *state) credentialsHold(c *CreateToken, u User) bool {
+// still those of user u at now.
+func (s *state) credentialsHold(c *CreateToken, u User, now int64) bool {
 	if !c.PasswordCheck.IsZero() {
 		current := sha256.Sum256(u.Hash)
 		if subtle.ConstantTimeCompare(c.PasswordCheck[:], current[:]) != 1 {
@@ -58,7 +58,7 @@ func (s *state) credentialsHold(c *CreateToken, u User) bool {
 	}
 	if !c.TokenCheck.IsZero() {
 		a, ok := s.access[c.TokenCheck]
-		if !ok || a.invalidated || c.Time >= a.expires {
+		if !ok || a.invalidated || now >= a.expires {
 			return false
 		}
 	}
@@ -68,23 +68,23 @@ func (s *state) credentialsHold(c *CreateToken, u User) bool {
 // spendRefresh spends the presented refresh token. The checks run in the order the
 // contract fixes: existence, 24 h expiry, invalidation, creating client, then
 // the used/grace-window rule.
-func (s *state) spendRefresh(c *Refresh) Result {
+func (s *state) spendRefresh(c *Refresh, now int64) Result {
 	r, ok := s.refresh[c.Presented]
 	if !ok {
 		return Result{Status: NotFound}
 	}
 	o := r.owner.value()
 	switch {
-	case c.Time >= r.created+RefreshLifetime:
+	case now >= r.created+RefreshLifetime:
 		return Result{Status: Expired}
 	case r.invalidated:
 		return Result{Status: Invalidated}
 	case o.client != "" && o.client != c.Client:
 		return Result{Status: WrongClient}
 	case r.usedAt != 0:
-		return s.respend(c, r)
+		return s.respend(c, r, now)
 	}
-	r.usedAt = c.Time
+	r.usedAt = now
 	s.refresh[c.Presented] = r
 	if c.Sealed != nil {
 		s.sealed[c.Presented] = cloneBytes(c.Sealed)
@@ -94,8 +94,8 @@ func (s *state) spendRefresh(c *Refresh) Result {
 	if _, taken := s.access[c.NewAccess]; !taken {
 		s.access[c.NewAccess] = storedAccess{
 			owner:      ownerOf(o.user, o.realm, ""),
-			created:    c.Time,
-			expires:    c.Time + c.Lifetime,
+			created:    now,
+			expires:    now + c.Lifetime,
 			family:     r.family,
 			generation: r.generation + 1,
 		}
@@ -103,7 +103,7 @@ func (s *state) spendRefresh(c *Refresh) Result {
 	if _, taken := s.refresh[c.NewRefresh]; !taken {
 		s.refresh[c.NewRefresh] = storedRefresh{
 			owner:      r.owner,
-			created:    c.Time,
+			created:    now,
 			family:     r.family,
 			generation: r.generation + 1,
 		}
@@ -116,8 +116,8 @@ func (s *state) spendRefresh(c *Refresh) Result {
 // replay, which (with RevokeOnReplay) invalidates every live token descended
 // from the presented one. The presented token and its ancestors are left
 // alone: they are spent or expiring already.
-func (s *state) respend(c *Refresh, r storedRefresh) Result {
-	if c.Time-r.usedAt <= GraceWindow {
+func (s *state) respend(c *Refresh, r storedRefresh, now int64) Result {
+	if now-r.usedAt <= GraceWindow {
 		o := r.owner.value()
 		return Result{Status: Retried, Sealed: cloneBytes(s.sealed[c.Presented]), User: o.user, Realm: o.realm}
 	}
@@ -134,23 +134,23 @@ func (s *state) respend(c *Refresh, r storedRefresh) Result {
 // expiry, refresh token records RecordRetention after their creation, and
 // request IDs remembered for longer than DedupRetention. Result.Purged counts
 // the token records removed.
-func (s *state) purge(c *Purge) Result {
+func (s *state) purge(now int64) Result {
 	purged := 0
 	for d, t := range s.access {
-		if t.expires+ExpiredAccessRetention <= c.Time {
+		if t.expires+ExpiredAccessRetention <= now {
 			delete(s.access, d)
 			purged++
 		}
 	}
 	for d, t := range s.refresh {
-		if t.created+RecordRetention <= c.Time {
+		if t.created+RecordRetention <= now {
 			delete(s.refresh, d)
 			delete(s.sealed, d)
 			purged++
 		}
 	}
 	for id, a := range s.dedup {
-		if c.Time-a.Time > DedupRetention {
+		if now-a.Time > DedupRetention {
 			delete(s.dedup, id)
 		}
 	}

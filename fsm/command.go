@@ -51,7 +51,9 @@ type Meta struct {
 	// ID deduplicates retried proposals.
 	ID RequestID `msgpack:"id"`
 	// Time is the proposer's clock in Unix milliseconds. The proposer is the
-	// leader, so all expiry decisions use the leader's clock.
+	// leader, so all expiry decisions use the leader's clock. The command
+	// takes effect at Time or at the latest time a command already took
+	// effect (FSM.LastTime), whichever is later.
 	Time int64 `msgpack:"t"`
 }
 

@@ -3,6 +3,7 @@ package fsm
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // FSM is the replicated state machine. Apply is called by one goroutine (the
@@ -14,8 +15,9 @@ import (
 // entry with a new value and never writes through a shared slice, which is
 // what makes a shallow clone of the maps a consistent snapshot.
 type FSM struct {
-	mu sync.RWMutex
-	s  *state
+	mu    sync.RWMutex
+	s     *state
+	clock atomic.Int64 // s.clock, for LastTime to read without the lock
 }
 
 // New returns an empty FSM at applied index 0.
@@ -34,6 +36,10 @@ func New() *FSM {
 // remembered from the first time and leaves the state as it is. This makes a
 // proposal retried after an indeterminate outcome take effect once.
 //
+// A command takes effect at its Meta.Time or at the latest time a command
+// already took effect, whichever is later (see LastTime): time in the state
+// never runs backwards.
+//
 // Apply is deterministic: it reads no clock and no randomness and does no I/O,
 // so replicas that apply the same entries hold the same state. It panics only
 // for a Command implementation this package does not define, which is a
@@ -41,7 +47,14 @@ func New() *FSM {
 func (f *FSM) Apply(index uint64, c Command) Result {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.s.index = index
+	r := f.s.applyEntry(index, c)
+	f.clock.Store(f.s.clock)
+	return r
+}
+
+// applyEntry applies the entry at index, c or the commands of a Batch.
+func (s *state) applyEntry(index uint64, c Command) Result {
+	s.index = index
 	if c == nil {
 		return Result{}
 	}
@@ -49,41 +62,58 @@ func (f *FSM) Apply(index uint64, c Command) Result {
 		out := Result{Results: make([]Result, len(b.commands))}
 		for i, sub := range b.commands {
 			if sub != nil {
-				out.Results[i] = f.s.applyOnce(sub)
+				out.Results[i] = s.applyOnce(sub)
 			}
 		}
 		return out
 	}
-	return f.s.applyOnce(c)
+	return s.applyOnce(c)
 }
 
 // applyOnce applies c unless its request ID was already applied, in which
-// case it returns the remembered result.
+// case it returns the remembered result. c takes effect at its time or at
+// the state's clock, whichever is later (see advance).
 func (s *state) applyOnce(c Command) Result {
 	h := c.Header()
+	now := s.advance(h.Time)
 	if h.ID != (RequestID{}) {
 		if a, ok := s.dedup[h.ID]; ok {
 			return a.Result.clone()
 		}
 	}
-	r := s.apply(c)
+	r := s.apply(c, now)
 	if h.ID != (RequestID{}) {
-		s.dedup[h.ID] = applied{Time: h.Time, Result: r.clone()}
+		s.dedup[h.ID] = applied{Time: now, Result: r.clone()}
 	}
 	return r
 }
 
-// apply dispatches c to the function that applies its type.
-func (s *state) apply(c Command) Result {
+// advance moves the state's clock forward to t, if t is later, and returns
+// the clock: the time a command stamped t takes effect at. Time in the log
+// therefore never runs backwards, whichever leader's wall clock stamped
+// the command: a command stamped earlier than one already applied (a
+// leader whose clock is behind, or stepped back) is applied as if stamped
+// at the clock. The clock comes only from the log, so every replica
+// computes the same value.
+func (s *state) advance(t int64) int64 {
+	if t > s.clock {
+		s.clock = t
+	}
+	return s.clock
+}
+
+// apply dispatches c, taking effect at now, to the function that applies
+// its type.
+func (s *state) apply(c Command, now int64) Result {
 	switch c := c.(type) {
 	case *CreateToken:
-		return s.createToken(c)
+		return s.createToken(c, now)
 	case *Refresh:
-		return s.spendRefresh(c)
+		return s.spendRefresh(c, now)
 	case *Invalidate:
 		return s.invalidate(c)
 	case *Purge:
-		return s.purge(c)
+		return s.purge(now)
 	case *PutUser:
 		return s.putUser(c)
 	case *DeleteUser:

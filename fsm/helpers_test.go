@@ -99,13 +99,14 @@ func dg(s string) Digest { return DigestOf(s) }
 // rid returns a request ID built from n.
 func rid(n byte) RequestID { return RequestID{0: n, 15: 0xAA} }
 
-// contents returns a deep copy of the FSM's state without the applied index,
-// to compare states before and after a command that must change nothing.
+// contents returns a deep copy of the FSM's state without the applied index
+// and the log's clock, which every command advances, to compare states
+// before and after a command that must change nothing else.
 func contents(f *FSM) *state {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	s := f.s.clone()
-	s.index = 0
+	s.index, s.clock = 0, 0
 	return s
 }
 

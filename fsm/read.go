@@ -23,6 +23,14 @@ func (f *FSM) AppliedIndex() uint64 {
 	return f.s.index
 }
 
+// LastTime returns the log's clock: the latest time, Unix milliseconds, at
+// which an applied command took effect (0 before the first). Commands
+// stamped earlier than it take effect at it, so it never decreases while
+// entries are applied, and a snapshot restores it.
+func (f *FSM) LastTime() int64 {
+	return f.clock.Load()
+}
+
 // AccessToken returns a copy of the access token record stored under d. It
 // reports expired and invalidated records as they are: deciding whether a
 // token is usable is the caller's job.

@@ -31,8 +31,12 @@ var ErrSnapshotRecord = errors.New("fsm: bad snapshot record")
 // Snapshot records. Each is keyed by name or ID; User is written as is.
 // Token records are encoded by hand (snapshot_tokens.go).
 type (
+	// clusterRecord holds the cluster UUID and the log's clock (see
+	// state.clock). Snapshots written before the clock was kept hold no
+	// Time, which older builds also ignore when they read one.
 	clusterRecord struct {
 		UUID string `msgpack:"u"`
+		Time int64  `msgpack:"t,omitempty"`
 	}
 	nodeRecord struct {
 		ID   string `msgpack:"id"`
@@ -70,6 +74,7 @@ func (f *FSM) Snapshot() *View {
 		s: &state{
 			index:   s.index,
 			cluster: s.cluster,
+			clock:   s.clock,
 			sealed:  maps.Clone(s.sealed),
 			users:   maps.Clone(s.users),
 			nodes:   maps.Clone(s.nodes),
@@ -113,7 +118,7 @@ func (v *View) WriteTo(w io.Writer) (int64, error) {
 func (v *View) records() uint64 {
 	s := v.s
 	n := len(s.nodes) + len(s.users) + len(v.access) + len(v.refresh) + len(s.dedup)
-	if s.cluster != "" {
+	if s.cluster != "" || s.clock != 0 {
 		n++
 	}
 	return uint64(n)
@@ -122,8 +127,8 @@ func (v *View) records() uint64 {
 // writeRecords writes every record of v to sw, sorted by kind and key.
 func (v *View) writeRecords(sw *snapshot.Writer) error {
 	s := v.s
-	if s.cluster != "" {
-		if err := sw.Write(kindCluster, clusterRecord{UUID: s.cluster}); err != nil {
+	if s.cluster != "" || s.clock != 0 {
+		if err := sw.Write(kindCluster, clusterRecord{UUID: s.cluster, Time: s.clock}); err != nil {
 			return err
 		}
 	}
@@ -189,6 +194,7 @@ func (f *FSM) Restore(r io.Reader) error {
 	}
 	f.mu.Lock()
 	f.s = s
+	f.clock.Store(s.clock)
 	f.mu.Unlock()
 	return nil
 }

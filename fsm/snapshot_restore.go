@@ -118,10 +118,10 @@ func (s *state) restoreCluster(body []byte) error {
 	if err := unmarshal(body, &rec); err != nil {
 		return err
 	}
-	if s.cluster != "" {
+	if s.cluster != "" || s.clock != 0 {
 		return errDuplicate
 	}
-	s.cluster = rec.UUID
+	s.cluster, s.clock = rec.UUID, rec.Time
 	return nil
 }
 
@@ -141,6 +141,9 @@ func readState(r io.Reader) (*state, snapshot.Header, error) {
 		if err == io.EOF { // bare io.EOF only: the trailer verified
 			if err := tokens.into(s); err != nil {
 				return nil, sr.Header(), err
+			}
+			if s.clock == 0 {
+				s.clock = s.latestRecordTime()
 			}
 			return s, sr.Header(), nil
 		}
@@ -168,4 +171,24 @@ func CheckSnapshot(r io.Reader) (snapshot.Header, error) {
 		return h, fmt.Errorf("fsm: check snapshot: %w", err)
 	}
 	return h, nil
+}
+
+// latestRecordTime returns the latest time a record of s was written at,
+// which stands for the log's clock in a snapshot written before the clock
+// was kept in it. Every proposal carries a request ID, and a purge forgets
+// IDs only older than DedupRetention at its own time, then remembers its
+// own, so the command applied last is among the remembered ones; the
+// token records' times are a lower bound in any case.
+func (s *state) latestRecordTime() int64 {
+	var t int64
+	for _, a := range s.dedup {
+		t = max(t, a.Time)
+	}
+	for _, r := range s.access {
+		t = max(t, r.created)
+	}
+	for _, r := range s.refresh {
+		t = max(t, r.created, r.usedAt)
+	}
+	return t
 }

@@ -12,6 +12,9 @@ import "maps"
 type state struct {
 	index   uint64
 	cluster string
+	// clock is the latest time, Unix ms, at which a command took effect
+	// (see advance): the log's own clock.
+	clock   int64
 	access  map[Digest]storedAccess
 	refresh map[Digest]storedRefresh
 	// sealed holds, for each spent refresh token still stored, the pair its
@@ -40,6 +43,7 @@ func (s *state) clone() *state {
 	return &state{
 		index:   s.index,
 		cluster: s.cluster,
+		clock:   s.clock,
 		access:  maps.Clone(s.access),
 		refresh: maps.Clone(s.refresh),
 		sealed:  maps.Clone(s.sealed),

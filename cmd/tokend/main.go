@@ -25,15 +25,17 @@ Commands:
   nodes                         list the cluster's nodes
   remove NODE_ID                remove a node from the cluster (live or dead, the leader too)
   transfer-leader [NODE_ID]     hand leadership to NODE_ID (or to any other voter)
-  users add NAME --roles a,b    create or update a user (password from --password or stdin)
+  users add NAME --roles a,b    create a user, or change one with --update (password from --password or stdin)
   users passwd NAME             change a user's password
   users rm NAME                 delete a user
   users list                    list the native users
   users enable|disable NAME     enable or disable a user
   snapshot save FILE            save a consistent snapshot of the state to FILE
-  snapshot restore FILE         replace the whole cluster's state with FILE
+  snapshot restore --yes FILE   replace the whole cluster's state with FILE
   snapshot restore --offline --data-dir DIR --node-id ID --raft-addr ADDR FILE
                                 rebuild a lost cluster: write FILE into an empty data dir
+  recover --data-dir DIR --node-id ID --members ID=ADDR,...
+                                offline, after a majority is lost for good: keep only the survivors as voters
   certs ca [--out DIR]          create the cluster CA (DIR/ca.crt, DIR/ca.key)
   certs node NAME [--dns ..] [--ip ..]
                                 create a node certificate signed by the cluster CA
@@ -78,6 +80,7 @@ var commands = map[string]command{
 	"transfer-leader": runTransferLeader,
 	"users":           runUsers,
 	"snapshot":        runSnapshot,
+	"recover":         runRecover,
 	"version":         runVersion,
 	"certs":           runCerts,
 	"help":            runHelp,

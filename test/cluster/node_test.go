@@ -34,6 +34,9 @@ type node struct {
 	peers    []string // api.Config.Peers, as --join gives them
 	logs     *testkit.Buffer
 
+	clock func() time.Time // api.Config.Clock; nil is the real clock
+	purge time.Duration    // api.Config.PurgeInterval; 0 keeps the default
+
 	state  *fsm.FSM
 	raft   *raftnode.Node
 	api    *api.Server
@@ -79,7 +82,7 @@ func (n *node) start() {
 	}
 	n.raft = rn
 	srv, err := api.New(api.Config{NodeID: n.id, HTTPAdvertise: n.httpAddr, NodeSecret: nodeSecret,
-		RequestTimeout: 10 * time.Second, Logger: logger, Peers: n.peers}, rn, n.state)
+		RequestTimeout: 10 * time.Second, Logger: logger, Peers: n.peers, Clock: n.clock, PurgeInterval: n.purge}, rn, n.state)
 	if err != nil {
 		n.t.Fatal(err)
 	}

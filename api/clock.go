@@ -1,0 +1,78 @@
+package api
+
+import (
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/tokend/tokend/fsm"
+)
+
+// logClock is the time this node stamps on commands and checks expiry
+// against: its wall clock (Config.Clock), but never earlier than the log's
+// clock (fsm.FSM.LastTime) nor than a stamp it already handed out. So
+// time in the log never runs backwards, whichever leader stamps it: a
+// leader whose clock is behind or steps back stamps the log's time until
+// its clock catches up, a new leader starts from the log's time, and two
+// commands stamped before either is applied are stamped in order.
+//
+// The state machine applies a command stamped earlier than the log's
+// clock at that clock anyway (fsm.FSM.Apply); stamping right keeps the
+// stamp in the entry equal to the time it takes effect at.
+type logClock struct {
+	wall  func() time.Time
+	state *fsm.FSM
+	log   *slog.Logger
+	last  atomic.Int64 // the latest stamp handed out, Unix ms
+	// warned is when (time.Now, Unix ns) the node last logged that its
+	// clock is behind the log's time.
+	warned atomic.Int64
+}
+
+// Skew this node reports: when its clock is more than skewWarnAbove behind
+// the log's time, it logs a warning, at most once per skewWarnEvery.
+const (
+	skewWarnAbove = time.Second
+	skewWarnEvery = time.Minute
+)
+
+// now returns the current time in Unix milliseconds: the wall clock, or
+// the log's clock or latest stamp if either is later. Expiry checks use
+// it, so a node whose clock is behind still refuses a token once it has
+// applied an entry stamped after the token's expiry.
+func (c *logClock) now() int64 {
+	wall := c.wall().UnixMilli()
+	t := max(wall, c.state.LastTime(), c.last.Load())
+	if behind := time.Duration(t-wall) * time.Millisecond; behind > skewWarnAbove {
+		c.warnBehind(behind)
+	}
+	return t
+}
+
+// warnBehind logs that this node's clock is behind the log's time, unless
+// it did within skewWarnEvery. Either this clock is slow or stepped back,
+// or a leader's clock was fast: in both cases the clocks need fixing.
+func (c *logClock) warnBehind(behind time.Duration) {
+	now := time.Now().UnixNano()
+	last := c.warned.Load()
+	if now-last < int64(skewWarnEvery) || !c.warned.CompareAndSwap(last, now) {
+		return
+	}
+	c.log.Warn("this node's clock is behind the time in the Raft log: a clock is skewed (check NTP on every node); "+
+		"commands are stamped with the log's time until this clock catches up", "behind", behind.Round(time.Millisecond))
+}
+
+// stamp returns the time for a command about to be proposed, as now, and
+// records it as the latest stamp.
+func (c *logClock) stamp() int64 {
+	t := c.now()
+	for {
+		last := c.last.Load()
+		if t <= last {
+			return last
+		}
+		if c.last.CompareAndSwap(last, t) {
+			return t
+		}
+	}
+}
