@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"golang.org/x/term"
 	"io"
 	"os"
 	"time"
@@ -102,14 +103,11 @@ func (r *progressReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// isTerminal reports whether f is an *os.File open on a terminal.
+// isTerminal reports whether f is an *os.File open on a terminal (not
+// merely a character device such as /dev/null).
 func isTerminal(f any) bool {
 	file, ok := f.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := file.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(file.Fd()))
 }
 
 // mib formats a byte count in MiB with one decimal.
