@@ -28,5 +28,11 @@ ENV TOKEND_HTTP_ADDR=0.0.0.0:9200 \
 VOLUME ["/data"]
 EXPOSE 9200 9300
 
+# `tokend probe` asks this container's node for GET /_tokend/readyz (no
+# credentials): over https when TOKEND_TLS_CERT is set, trusting
+# TOKEND_CLUSTER_CA (or TOKEND_CA_CERT). Healthy once the node is in a
+# cluster with a leader and has applied the log it holds.
+HEALTHCHECK --interval=5s --timeout=3s --start-period=20s --retries=3 CMD ["/tokend", "probe"]
+
 ENTRYPOINT ["/tokend"]
 CMD ["serve"]

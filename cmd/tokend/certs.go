@@ -23,20 +23,26 @@ const (
 // runCerts generates the cluster's certificates: `tokend certs ca` makes
 // the cluster CA, `tokend certs node NAME` a node's certificate signed by it.
 func runCerts(e env, args []string) error {
-	return dispatch("certs", map[string]command{"ca": runCertsCA, "node": runCertsNode}, e, args)
+	return group{name: "certs", cmds: map[string]command{"ca": runCertsCA, "node": runCertsNode}, about: map[string]string{
+		"ca":   "create the cluster CA (DIR/ca.crt, DIR/ca.key)",
+		"node": "create a node certificate signed by the cluster CA",
+	}}.run(e, args)
 }
 
 // runCertsCA writes DIR/ca.crt and DIR/ca.key (mode 0600), refusing to
 // replace either.
 func runCertsCA(e env, args []string) error {
 	fs := flag.NewFlagSet("certs ca", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
 	out := fs.String("out", "certs", "`directory` to write ca.crt and ca.key to (created if missing)")
 	days := fs.Int("days", defaultCADays, "validity in `days`")
 	name := fs.String("name", "tokend cluster CA", "the CA's common `name`")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil || len(pos) > 0 || *days <= 0 {
-		return usageErr(orUsage(err, "usage: tokend certs ca [--out DIR] [--days N] [--name NAME]"))
+	const synopsis = "certs ca [--out DIR] [--days N] [--name NAME]"
+	pos, err := parseFlags(e, fs, synopsis, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 || *days <= 0 {
+		return usageError{err: errors.New("certs ca takes no arguments and --days above 0"), usage: flagUsage(fs, synopsis)}
 	}
 	ca, err := newAuthority(*name, time.Duration(*days)*24*time.Hour)
 	if err != nil {
@@ -56,7 +62,6 @@ func runCertsCA(e env, args []string) error {
 // localhost, 127.0.0.1 and ::1).
 func runCertsNode(e env, args []string) error {
 	fs := flag.NewFlagSet("certs node", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
 	out := fs.String("out", "certs", "`directory` of the CA and of the new certificate")
 	caCert := fs.String("ca-cert", "", "CA certificate `file` (default DIR/ca.crt)")
 	caKey := fs.String("ca-key", "", "CA private key `file` (default DIR/ca.key)")
@@ -64,10 +69,13 @@ func runCertsNode(e env, args []string) error {
 	fs.Var(&dns, "dns", "comma-separated host `names` the node is reached at (repeatable)")
 	fs.Var(&ips, "ip", "comma-separated IP `addresses` the node is reached at (repeatable)")
 	days := fs.Int("days", defaultNodeDays, "validity in `days` (at most the CA's)")
-	const synopsis = "usage: tokend certs node NAME [--out DIR] [--dns a,b] [--ip 10.0.0.1] [--ca-cert F --ca-key F] [--days N]"
-	pos, err := parseInterleaved(fs, args)
-	if err != nil || len(pos) != 1 || *days <= 0 {
-		return usageErr(orUsage(err, synopsis))
+	const synopsis = "certs node NAME [--out DIR] [--dns a,b] [--ip 10.0.0.1] [--ca-cert F --ca-key F] [--days N]"
+	pos, err := parseFlags(e, fs, synopsis, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *days <= 0 {
+		return usageError{err: errors.New("certs node takes one NAME and --days above 0"), usage: flagUsage(fs, synopsis)}
 	}
 	id, err := identity(pos[0], dns, ips)
 	if err != nil {
@@ -160,12 +168,4 @@ func writePair(dir, certFile, keyFile string, cert []byte, key crypto.Signer) er
 		return err
 	}
 	return writeNew(certFile, cert, 0o644)
-}
-
-// orUsage is err, or a usage error with synopsis when err is nil.
-func orUsage(err error, synopsis string) error {
-	if err != nil {
-		return err
-	}
-	return errors.New(synopsis)
 }

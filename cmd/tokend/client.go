@@ -48,18 +48,12 @@ func parseOperator(e env, synopsis string, nargs int, args []string, setup func(
 	if setup != nil {
 		setup(fs)
 	}
-	pos, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(e.stdout, "Usage: tokend %s\n\n", synopsis)
-		fs.SetOutput(e.stdout)
-		fs.PrintDefaults()
+	pos, err := parseFlags(e, fs, synopsis, args)
+	if err != nil {
 		return nil, err
 	}
-	if err != nil {
-		return nil, usageErr(err)
-	}
 	if len(pos) != nargs && (nargs >= 0 || len(pos) > -nargs) {
-		return nil, usageErr(fmt.Errorf("usage: tokend %s", synopsis))
+		return nil, usageError{err: fmt.Errorf("wrong number of arguments (%d)", len(pos)), usage: flagUsage(fs, synopsis)}
 	}
 	c, err := newClient(addr, *auth, e.getenv("ELASTIC_PASSWORD"))
 	if err != nil {

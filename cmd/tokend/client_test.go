@@ -216,3 +216,75 @@ func TestRun_UsageMistakesExit2(t *testing.T) {
 		}
 	}
 }
+
+func TestRun_EveryCommandAnswersHelpWithItsUsage(t *testing.T) {
+	srv := httptest.NewServer(&fakeNode{})
+	defer srv.Close()
+	for _, args := range [][]string{
+		{"serve"}, {"nodes"}, {"remove"}, {"transfer-leader"}, {"version"}, {"recover"}, {"probe"},
+		{"users"}, {"users", "add"}, {"users", "passwd"}, {"users", "rm"}, {"users", "list"}, {"users", "enable"}, {"users", "disable"},
+		{"snapshot"}, {"snapshot", "save"}, {"snapshot", "restore"}, {"certs"}, {"certs", "ca"}, {"certs", "node"},
+	} {
+		for _, h := range []string{"-h", "--help"} {
+			code, out, errOut := runCLI(t, srv, "", append(args, h)...)
+			want := "Usage: tokend " + strings.Join(args, " ")
+			if code != 0 || !strings.HasPrefix(out, want) || errOut != "" {
+				t.Errorf("tokend %s %s: exit %d, stdout %.60q, stderr %q; want 0 and %q", strings.Join(args, " "), h, code, out, errOut, want)
+			}
+		}
+	}
+}
+
+func TestRun_UnknownFlagNamesItselfAndPrintsTheUsage(t *testing.T) {
+	srv := httptest.NewServer(&fakeNode{})
+	defer srv.Close()
+	for _, args := range [][]string{
+		{"serve", "--bogus"}, {"nodes", "--bogus"}, {"users", "add", "bob", "--bogus"}, {"certs", "ca", "--bogus"},
+		{"snapshot", "save", "f", "--bogus"}, {"recover", "--bogus"}, {"certs", "bogus"}, {"users"},
+	} {
+		code, _, errOut := runCLI(t, srv, "", args...)
+		if code != 2 || !strings.Contains(errOut, "Usage: tokend "+args[0]) {
+			t.Errorf("tokend %q: exit %d, stderr %q; want 2 and the usage", args, code, errOut)
+		}
+		if strings.HasPrefix(args[len(args)-1], "--") && !strings.Contains(errOut, "-bogus") {
+			t.Errorf("tokend %q: the unknown flag is not named: %q", args, errOut)
+		}
+	}
+}
+
+func TestProbe_ExitsZeroWhenReadyAndOneWithTheReason(t *testing.T) {
+	ready := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != readyPath || r.Header.Get("Authorization") != "" {
+			t.Errorf("probe asked %s with %q", r.URL.Path, r.Header.Get("Authorization"))
+		}
+		if ready {
+			io.WriteString(w, `{"status":"ok"}`)
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"error":{"root_cause":[],"type":"status_exception","reason":"not ready: no leader is elected"},"status":503}`)
+	}))
+	defer srv.Close()
+	if code, out, errOut := runCLI(t, srv, "", "probe", "--addr", srv.URL); code != 0 || out != "ready\n" {
+		t.Fatalf("ready node: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	ready = false
+	if code, _, errOut := runCLI(t, srv, "", "probe", "--addr", srv.URL); code != 1 || !strings.Contains(errOut, "no leader is elected") {
+		t.Fatalf("node without a leader: exit %d, stderr %q", code, errOut)
+	}
+	srv.Close()
+	if code, _, errOut := runCLI(t, srv, "", "probe", "--addr", srv.URL); code != 1 || !strings.Contains(errOut, "not ready") {
+		t.Fatalf("node down: exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestProbe_DefaultsToThisContainersNode(t *testing.T) {
+	env := envMap("TOKEND_HTTP_ADDR", "0.0.0.0:9201", "TOKEND_TLS_CERT", "/certs/n.crt")
+	if got := probeDefaultAddr(env); got != "https://127.0.0.1:9201" {
+		t.Errorf("with TLS on 9201: %s", got)
+	}
+	if got := probeDefaultAddr(envMap()); got != "http://127.0.0.1:9200" {
+		t.Errorf("without settings: %s", got)
+	}
+}

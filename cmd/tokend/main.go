@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"github.com/tokend/tokend/api"
 	"io"
-	"maps"
 	"os"
 	"runtime/debug"
-	"slices"
 	"strings"
 )
 
@@ -39,6 +37,7 @@ Commands:
   certs ca [--out DIR]          create the cluster CA (DIR/ca.crt, DIR/ca.key)
   certs node NAME [--dns ..] [--ip ..]
                                 create a node certificate signed by the cluster CA
+  probe [--addr URL]            exit 0 when the node is ready (GET /_tokend/readyz), 1 with its reason: a container health check
   version                       print the version
   help                          print this help
 
@@ -58,20 +57,6 @@ type env struct {
 // command runs one subcommand with the arguments after its name.
 type command func(e env, args []string) error
 
-// dispatch runs the member of a command group (`tokend GROUP NAME ...`)
-// named by args[0], or answers a usage mistake listing the names.
-func dispatch(group string, cmds map[string]command, e env, args []string) error {
-	names := slices.Sorted(maps.Keys(cmds))
-	if len(args) == 0 {
-		return usageErr(fmt.Errorf("usage: tokend %s %s ...", group, strings.Join(names, "|")))
-	}
-	cmd, ok := cmds[args[0]]
-	if !ok {
-		return usageErr(fmt.Errorf("unknown %s command %q (want one of %s)", group, args[0], strings.Join(names, ", ")))
-	}
-	return cmd(e, args[1:])
-}
-
 // commands maps each subcommand name to its implementation.
 var commands = map[string]command{
 	"serve":           runServe,
@@ -81,6 +66,7 @@ var commands = map[string]command{
 	"users":           runUsers,
 	"snapshot":        runSnapshot,
 	"recover":         runRecover,
+	"probe":           runProbe,
 	"version":         runVersion,
 	"certs":           runCerts,
 	"help":            runHelp,
@@ -115,29 +101,15 @@ func run(e env, args []string) int {
 		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintf(e.stderr, "tokend %s: %v\n", args[0], ue.err)
+		if ue.usage != "" {
+			fmt.Fprint(e.stderr, "\n"+ue.usage)
+		}
 		return 2
 	default:
 		// errors.Join separates with newlines; the reason stays on one line.
 		fmt.Fprintf(e.stderr, "tokend %s: %s\n", args[0], strings.ReplaceAll(err.Error(), "\n", "; "))
 		return 1
 	}
-}
-
-// usageError marks a mistake in the command line, as opposed to a failure.
-type usageError struct{ err error }
-
-// Error returns the underlying message.
-func (u usageError) Error() string { return u.err.Error() }
-
-// Unwrap exposes the underlying error (flag.ErrHelp in particular).
-func (u usageError) Unwrap() error { return u.err }
-
-// usageErr wraps err as a usage mistake; nil and flag.ErrHelp pass through.
-func usageErr(err error) error {
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return err
-	}
-	return usageError{err}
 }
 
 // runHelp prints the command overview to stdout.
@@ -147,7 +119,14 @@ func runHelp(e env, _ []string) error {
 }
 
 // runVersion prints the build version, the VCS revision and its date.
-func runVersion(e env, _ []string) error {
+func runVersion(e env, args []string) error {
+	if len(args) > 0 {
+		if args[0] == "-h" || args[0] == "--help" {
+			fmt.Fprintln(e.stdout, "Usage: tokend version")
+			return flag.ErrHelp
+		}
+		return usageError{err: fmt.Errorf("unexpected argument %q", args[0]), usage: "Usage: tokend version\n"}
+	}
 	b := buildInfo()
 	fmt.Fprintf(e.stdout, "tokend %s (revision %s, %s)\n", b.Version, orUnknown(b.Hash), orUnknown(b.Date))
 	return nil

@@ -29,18 +29,15 @@ func runRecover(e env, args []string) error {
 	fs.StringVar(&nodeID, "node-id", "", "the node's `id`")
 	fs.StringVar(&members, "members", "", "the voters to keep, every survivor: `ID=RAFT_ADDR,...` (the same list on each)")
 	fs.BoolVar(&yes, "yes", false, "rewrite the configuration without asking")
-	if _, err := parseInterleaved(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(e.stdout, "Usage: tokend %s\n\n", recoverUsage)
-			fs.SetOutput(e.stdout)
-			fs.PrintDefaults()
-			return err
-		}
-		return usageErr(err)
+	if _, err := parseFlags(e, fs, recoverUsage, args); err != nil {
+		return err
 	}
 	list, err := parseMembers(members)
-	if err != nil || dataDir == "" || nodeID == "" {
-		return usageErr(fmt.Errorf("usage: tokend %s", recoverUsage))
+	if err == nil && (dataDir == "" || nodeID == "") {
+		err = errors.New("--data-dir and --node-id are required")
+	}
+	if err != nil {
+		return usageError{err: err, usage: flagUsage(fs, recoverUsage)}
 	}
 	if err := confirmRecover(e, dataDir, nodeID, list, yes); err != nil {
 		return err

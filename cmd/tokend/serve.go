@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -35,11 +36,16 @@ const (
 // runServe loads the configuration and runs a node until SIGINT or SIGTERM.
 func runServe(e env, args []string) error {
 	cfg, err := Load(args, e.getenv)
-	if errors.Is(err, flag.ErrHelp) {
+	var ue usageError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
 		serveUsage(e.stdout)
 		return err
-	}
-	if err != nil {
+	case errors.As(err, &ue):
+		var b strings.Builder
+		serveUsage(&b)
+		return usageError{err: ue.err, usage: b.String()}
+	case err != nil:
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

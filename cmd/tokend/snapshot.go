@@ -28,7 +28,12 @@ var snapshotCommands = map[string]command{
 }
 
 // runSnapshot dispatches `tokend snapshot SUBCOMMAND`.
-func runSnapshot(e env, args []string) error { return dispatch("snapshot", snapshotCommands, e, args) }
+func runSnapshot(e env, args []string) error {
+	return group{name: "snapshot", cmds: snapshotCommands, about: map[string]string{
+		"save":    "save a consistent snapshot of the whole state to FILE",
+		"restore": "replace the whole cluster's state with FILE (--yes), or --offline rebuild a lost cluster",
+	}}.run(e, args)
+}
 
 // transferFlags are the flags both subcommands take.
 type transferFlags struct {

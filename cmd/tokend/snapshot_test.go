@@ -78,7 +78,7 @@ func TestSnapshotSave_WritesVerifiedFileAndSummary(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "backup.snapshot")
 
 	code, out, errOut := runCLI(t, srv, "", "snapshot", "save", file)
-	if code != 0 || !strings.Contains(out, "index 42 (51 records") || !strings.HasSuffix(out, "to "+file+"\n") || errOut != "" {
+	if code != 0 || !strings.Contains(out, "index 42 (52 records") || !strings.HasSuffix(out, "to "+file+"\n") || errOut != "" {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	if got, _ := os.ReadFile(file); !bytes.Equal(got, snap) {
@@ -90,7 +90,7 @@ func TestSnapshotSave_WritesVerifiedFileAndSummary(t *testing.T) {
 
 	code, out, _ = runCLI(t, srv, "", "snapshot", "save", "--json", file)
 	var v savedSnapshot
-	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v.Records != 51 || v.Bytes != int64(len(snap)) || v.Index != 42 || v.Term != 3 {
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v.Records != 52 || v.Bytes != int64(len(snap)) || v.Index != 42 || v.Term != 3 {
 		t.Fatalf("exit %d, --json output %q", code, out)
 	}
 }
@@ -127,7 +127,7 @@ func TestSnapshotRestore_UploadsVerifiedFileAndSummary(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut := runCLI(t, srv, "", "snapshot", "restore", "--yes", file)
-	if code != 0 || !strings.Contains(out, "(51 records") || !strings.Contains(out, "serves it from index 77") {
+	if code != 0 || !strings.Contains(out, "(52 records") || !strings.Contains(out, "serves it from index 77") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	if len(node.uploads) != 1 || !bytes.Equal(node.uploads[0], snap) {
@@ -177,7 +177,7 @@ func TestSnapshotRestoreOffline_WritesEmptyDirOnlyAndNeedsItsFlags(t *testing.T)
 	dir := filepath.Join(t.TempDir(), "data")
 	args := []string{"snapshot", "restore", "--offline", "--data-dir", dir, "--node-id", "n1", "--raft-addr", "127.0.0.1:9300", file}
 	code, out, errOut := runCLI(t, srv, "", args...)
-	if code != 0 || !strings.Contains(out, "51 records") || !strings.Contains(out, "tokend serve --data-dir "+dir+" --node-id n1 --raft-addr 127.0.0.1:9300") {
+	if code != 0 || !strings.Contains(out, "52 records") || !strings.Contains(out, "tokend serve --data-dir "+dir+" --node-id n1 --raft-addr 127.0.0.1:9300") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	code, _, errOut = runCLI(t, srv, "", args...)

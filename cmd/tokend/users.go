@@ -32,7 +32,16 @@ var userCommands = map[string]command{
 }
 
 // runUsers dispatches `tokend users SUBCOMMAND`.
-func runUsers(e env, args []string) error { return dispatch("users", userCommands, e, args) }
+func runUsers(e env, args []string) error {
+	return group{name: "users", cmds: userCommands, about: map[string]string{
+		"add":     "create a user, or change one with --update",
+		"passwd":  "change a user's password",
+		"rm":      "delete a user",
+		"list":    "list the native users",
+		"enable":  "enable a user",
+		"disable": "disable a user (its tokens are invalidated)",
+	}}.run(e, args)
+}
 
 // userPath is the resource of one user, with an optional action suffix.
 func userPath(name, action string) string {

@@ -37,6 +37,14 @@ func TestCompose_TokensSurviveStoppedFollowerKilledLeaderAndNewAddresses(t *test
 	c.up(t)
 	c.waitFormed(t)
 	t.Logf("three containers formed one cluster in %v", time.Since(upAt).Round(time.Millisecond))
+	c.eventually(t, formTimeout, "every container healthy (tokend probe)", func() error {
+		for _, svc := range services {
+			if h := c.health(t, svc); h != "healthy" {
+				return fmt.Errorf("%s: %s", svc, h)
+			}
+		}
+		return nil
+	})
 
 	first := c.issue(t, "tokend1")
 	c.requireAuthenticates(t, "tokend2", first)

@@ -155,6 +155,18 @@ func (c *cluster) state(t *testing.T, svc string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// health is a service container's health check status (starting,
+// healthy, unhealthy), from its HEALTHCHECK running `tokend probe`.
+func (c *cluster) health(t *testing.T, svc string) string {
+	t.Helper()
+	id := strings.TrimSpace(c.compose(t, "ps", "-q", svc))
+	out, err := exec.CommandContext(c.ctx, "docker", "inspect", "--format", "{{.State.Health.Status}}", id).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker inspect %s: %v: %s", svc, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
 // randomHex returns 12 random hex digits for unique names.
 func randomHex(t *testing.T) string {
 	t.Helper()
