@@ -39,9 +39,8 @@ type Config struct {
 	Version string
 	// TokenTimeout is the access token lifetime (default 20m, 1s..1h).
 	TokenTimeout time.Duration
-	// NodeSecret authorises node-to-node routes (join, read_index) when sent
-	// in X-Tokend-Node-Secret. Empty: join needs superuser credentials and
-	// read_index needs none.
+	// NodeSecret is --node-secret as given; the API does not read it (it
+	// uses Credential, which cmd/tokend sets from it).
 	NodeSecret string
 	// Credential is the cluster's node credential (--node-secret, or the
 	// one generated at bootstrap and received in join answers): nodes prove
