@@ -101,3 +101,32 @@ func TestNodeAuth_WrongProofsAreLimitedPerAddress(t *testing.T) {
 	wantCount(t, e, nodeFailBurst, "tokend_node_auth_failures_total", "reason", "invalid")
 	wantCount(t, e, 100-nodeFailBurst, "tokend_node_auth_failures_total", "reason", "rate_limited")
 }
+
+// A status call to an address a bogus join recorded carries a proof, not
+// the credential, and that proof opens nothing on the real nodes.
+func TestFetchStatus_BogusAddressLearnsNothingReusable(t *testing.T) {
+	t.Parallel()
+	leader := newLeader(t, nil)
+	follower := newFollower(t, leader)
+	captured := make(chan http.Header, 1)
+	bogus := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		captured <- r.Header.Clone()
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer bogus.Close()
+	if _, err := leader.srv.fetchStatus(t.Context(), "ghost", bogus.URL); err == nil {
+		t.Fatal("the bogus node's 503 was taken for a status")
+	}
+	h := <-captured
+	for k, vs := range h {
+		if strings.Contains(strings.Join(vs, " "), testSecret) {
+			t.Fatalf("header %s carries the node credential", k)
+		}
+	}
+	replay := []string{headerNodeAuth, h.Get(headerNodeAuth), headerForwarded, h.Get(headerForwarded)}
+	for _, n := range []*testNode{follower, leader} {
+		if r := n.do("GET", statusPath, "", replay...); r.status != http.StatusUnauthorized {
+			t.Errorf("the bogus node replayed its proof to %s: %d %s", n.srv.cfg.NodeID, r.status, r.body)
+		}
+	}
+}
