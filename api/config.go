@@ -74,8 +74,8 @@ type Config struct {
 	// ClusterCA, when set, are the certificates of the cluster CA: the
 	// HTTP listener must then ask for client certificates (and verify them)
 	// and every node-to-node call must present one the cluster CA signed.
-	// Joins, forwarded writes (X-Tokend-Forwarded), client addresses and the
-	// node secret are refused without it. Nil: no such requirement.
+	// Joins, forwarded writes (X-Tokend-Forwarded), client addresses and
+	// node proofs are refused without it. Nil: no such requirement.
 	ClusterCA []*x509.Certificate
 	// ProcessMetrics is served after Metrics: the process-wide registry of
 	// Raft's library metrics (raftnode.LibraryMetrics). Nil: none.
