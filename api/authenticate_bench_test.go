@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
 // discardWriter is a ResponseWriter that keeps only the status, so the
@@ -30,7 +31,7 @@ func (w *discardWriter) WriteHeader(status int)      { w.status = status }
 func benchServer(b *testing.B) (http.Handler, string) {
 	b.Helper()
 	node := newFakeLeader("n1")
-	srv, err := New(Config{NodeID: "n1", HTTPAdvertise: "127.0.0.1:9200", NodeSecret: testSecret,
+	srv, err := New(Config{NodeID: "n1", HTTPAdvertise: "127.0.0.1:9200", Credential: peerauth.NewCredential([]byte(testSecret)),
 		RequestTimeout: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, node, node.state)
 	if err != nil {
 		b.Fatal(err)

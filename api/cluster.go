@@ -52,20 +52,6 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 	return nil
 }
 
-// nodeAuth admits node-to-node calls: the node secret in its header when one
-// is configured, otherwise (or instead) superuser credentials; and, when
-// nodes use mutual TLS, only with a certificate of the cluster CA.
-func (s *Server) nodeAuth(r *http.Request, action string) error {
-	if err := s.requireNodeCert(r, action); err != nil {
-		return err
-	}
-	if sent, err := s.checkNodeSecret(r); sent {
-		return err
-	}
-	_, err := s.authorize(r, action, privSuperuser)
-	return err
-}
-
 // JoinRequest asks the cluster to add a node (POST /_tokend/cluster/join).
 type JoinRequest struct {
 	// NodeID is the joining node's Raft server ID.
@@ -87,7 +73,7 @@ type JoinRequest struct {
 // non-voter (the promoter makes it a voter once it has caught up) or record
 // its new addresses, idempotently, then record its HTTP address.
 func (s *Server) join(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	if err := s.nodeAuth(r, actionJoin); err != nil {
+	if err := s.checkJoin(r); err != nil {
 		return err
 	}
 	var q JoinRequest
@@ -168,14 +154,12 @@ func (s *Server) requireMember(id string) error {
 // index a follower must apply before answering a read it could not answer,
 // or to renew its read lease. A node that is not a member gets none.
 func (s *Server) readIndex(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	if s.cfg.NodeSecret != "" {
-		if err := s.nodeAuth(r, actionReadIndex); err != nil {
-			return err
-		}
+	if err := s.checkReadIndex(r); err != nil {
+		return err
 	}
-	if from := r.Header.Get(headerForwarded); from != "" {
+	if p := peerOf(r); p != nil && p.nodeID != "" {
 		// A removed node must not renew its read lease (readLease).
-		if err := s.requireMember(from); err != nil {
+		if err := s.requireMember(p.nodeID); err != nil {
 			return err
 		}
 	}
@@ -187,6 +171,13 @@ func (s *Server) readIndex(w http.ResponseWriter, r *http.Request, _ httprouter.
 	}
 	writeJSON(w, r, http.StatusOK, map[string]uint64{"index": index})
 	return nil
+}
+
+// checkReadIndex admits a read index request: a node, or a superuser (over
+// a cluster certificate when the cluster has a CA). It makes the leader
+// confirm its leadership with a quorum, so it is never open.
+func (s *Server) checkReadIndex(r *http.Request) error {
+	return s.nodeOrUser(r, actionReadIndex, privSuperuser)
 }
 
 // healthz serves GET /_tokend/healthz: the process is up. No credentials,

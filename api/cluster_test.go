@@ -12,6 +12,7 @@ import (
 
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
+	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
 func TestInfo_GetAndHead(t *testing.T) {
@@ -105,21 +106,25 @@ func TestParseTimeValue(t *testing.T) {
 	}
 }
 
-func TestJoin_NodeSecretOrSuperuser(t *testing.T) {
+func TestJoin_NodeProofOrSuperuser(t *testing.T) {
 	t.Parallel()
 	n := newLeader(t, nil)
 	body := `{"node_id":"n2","raft_addr":"10.0.0.2:9300","http_addr":"10.0.0.2:9200"}`
-	r := n.do("POST", "/_tokend/cluster/join", body, headerNodeSecret, testSecret).want(t, 200)
+	r := n.do("POST", "/_tokend/cluster/join", body, n.proofFor("", "POST", "/_tokend/cluster/join", body)...).want(t, 200)
 	if string(r.body) != `{"acknowledged":true}` {
 		t.Fatalf("join: %s", r.body)
 	}
 	if addr, _ := n.srv.state.NodeAddr("n2"); addr != "10.0.0.2:9200" || len(n.node.joins) != 1 {
 		t.Fatalf("after join: addr %q, joins %v", addr, n.node.joins)
 	}
-	n.do("POST", "/_tokend/cluster/join", body, headerNodeSecret, "wrong").wantError(t, 401, "security_exception", "invalid node secret")
+	wrong := n.proofFor("", "POST", "/_tokend/cluster/join", `{"node_id":"other"}`)
+	n.do("POST", "/_tokend/cluster/join", body, wrong...).wantError(t, 401, "security_exception",
+		"invalid node authentication: node proof does not match")
+	n.do("POST", "/_tokend/cluster/join", body, headerNodeSecret, testSecret).wantError(t, 401, "security_exception",
+		"X-Tokend-Node-Secret is not accepted: nodes sign their requests with X-Tokend-Node-Auth")
 	n.do("POST", "/_tokend/cluster/join", body, basicAuth("alice", "alice-pw")...).want(t, 403)
 	n.do("POST", "/_tokend/cluster/join", body, basicAuth("elastic", "elastic-pw")...).want(t, 200)
-	n.do("POST", "/_tokend/cluster/join", `{"node_id":"n3"}`, headerNodeSecret, testSecret).wantError(t, 400,
+	n.do("POST", "/_tokend/cluster/join", `{"node_id":"n3"}`, n.proofFor("", "POST", "/_tokend/cluster/join", `{"node_id":"n3"}`)...).wantError(t, 400,
 		"action_request_validation_exception", "Validation Failed: 1: raft_addr is missing;2: http_addr is missing;")
 }
 
@@ -127,7 +132,8 @@ func TestNodesAndRemove(t *testing.T) {
 	t.Parallel()
 	n := newLeader(t, nil)
 	admin := basicAuth("elastic", "elastic-pw")
-	n.do("POST", "/_tokend/cluster/join", `{"node_id":"n2","raft_addr":"h2:9300","http_addr":"h2:9200"}`, headerNodeSecret, testSecret).want(t, 200)
+	join := `{"node_id":"n2","raft_addr":"h2:9300","http_addr":"h2:9200"}`
+	n.do("POST", "/_tokend/cluster/join", join, n.proofFor("", "POST", "/_tokend/cluster/join", join)...).want(t, 200)
 	r := n.do("GET", "/_tokend/cluster/nodes", "", admin...).want(t, 200)
 	want := `{"leader":"n1","nodes":[{"id":"n1","raft_addr":"n1:9300","http_addr":"` + n.srv.cfg.HTTPAdvertise +
 		`","voter":true,"leader":true,"state":"leader","last_contact_ms":0,"applied_index":7,"reachable":true},` +
@@ -148,12 +154,11 @@ func TestReadIndexHealthzReadyz(t *testing.T) {
 	t.Parallel()
 	n := newLeader(t, nil)
 	n.do("GET", "/_tokend/cluster/read_index", "").want(t, 401)
-	m := n.do("GET", "/_tokend/cluster/read_index", "", headerNodeSecret, testSecret).want(t, 200).json(t)
+	m := n.do("GET", "/_tokend/cluster/read_index", "", n.proofFor("n1", "GET", "/_tokend/cluster/read_index", "")...).want(t, 200).json(t)
 	if m["index"] != float64(n.node.logLen()) {
 		t.Fatalf("read_index: %v", m)
 	}
-	open := newLeader(t, func(c *Config) { c.NodeSecret = "" })
-	open.do("GET", "/_tokend/cluster/read_index", "").want(t, 200)
+	n.do("GET", "/_tokend/cluster/read_index", "", basicAuth("elastic", "elastic-pw")...).want(t, 200)
 
 	if r := n.do("GET", "/_tokend/healthz", "").want(t, 200); string(r.body) != `{"status":"ok"}` {
 		t.Fatalf("healthz: %s", r.body)
@@ -212,7 +217,9 @@ func TestJoinClient_RetriesUntilAMemberAccepts(t *testing.T) {
 	t.Parallel()
 	var calls atomic.Int32
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if calls.Add(1) < 3 || r.Header.Get(headerNodeSecret) != "s3cret" || r.URL.Path != "/_tokend/cluster/join" {
+		q := peerauth.Request{Method: r.Method, Target: r.RequestURI, BodyDigest: peerauth.BodyDigest([]byte(`{"node_id":"n2","raft_addr":"","http_addr":""}`))}
+		proofErr := peerauth.NewReplayGuard(10).Verify([]byte("s3cret"), r.Header.Get(headerNodeAuth), q, []string{""}, time.Now())
+		if calls.Add(1) < 3 || proofErr != nil || r.Header.Get(headerNodeSecret) != "" || r.URL.Path != "/_tokend/cluster/join" {
 			w.WriteHeader(503)
 			return
 		}

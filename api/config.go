@@ -40,9 +40,8 @@ type Config struct {
 	Version string
 	// TokenTimeout is the access token lifetime (default 20m, 1s..1h).
 	TokenTimeout time.Duration
-	// NodeSecret authorises node-to-node routes (join, read_index) when sent
-	// in X-Tokend-Node-Secret. Empty: join needs superuser credentials and
-	// read_index needs none.
+	// NodeSecret is --node-secret as given; the API does not read it (it
+	// uses Credential, which cmd/tokend sets from it).
 	NodeSecret string
 	// Credential is the cluster's node credential (--node-secret, or the
 	// one generated at bootstrap and received in join answers): nodes prove
@@ -76,8 +75,8 @@ type Config struct {
 	// ClusterCA, when set, are the certificates of the cluster CA: the
 	// HTTP listener must then ask for client certificates (and verify them)
 	// and every node-to-node call must present one the cluster CA signed.
-	// Joins, forwarded writes (X-Tokend-Forwarded), client addresses and the
-	// node secret are refused without it. Nil: no such requirement.
+	// Joins, forwarded writes (X-Tokend-Forwarded), client addresses and
+	// node proofs are refused without it. Nil: no such requirement.
 	ClusterCA []*x509.Certificate
 	// Build describes the running binary: reported by GET / (build_hash,
 	// build_date), the status route and so `tokend nodes`. Zero fields

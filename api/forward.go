@@ -27,15 +27,27 @@ var hopHeaders = map[string]bool{
 }
 
 // leader adapts h to a write route: it runs on the leader; any other node
-// proxies the request to the leader and answers with the leader's response.
+// first authenticates the credentials the request carries, if any, then
+// proxies it to the leader and answers with the leader's response.
 func (s *Server) leader(h handlerFunc) httprouter.Handle {
+	return s.leaderWith(s.authenticateAny, h)
+}
+
+// leaderWith is leader with check run on a follower before it forwards:
+// a follower forwards, vouching for the client, only what check admits
+// (h makes its own checks on the leader).
+func (s *Server) leaderWith(check func(*http.Request) error, h handlerFunc) httprouter.Handle {
 	local := s.local(h)
 	return func(w http.ResponseWriter, r *http.Request, p httprouter.Params) {
 		if s.node.IsLeader() {
 			local(w, r, p)
 			return
 		}
-		if err := s.toLeader(w, r); err != nil {
+		err := check(r)
+		if err == nil {
+			err = s.toLeader(w, r)
+		}
+		if err != nil {
 			s.writeError(w, r, err)
 		}
 	}
@@ -130,8 +142,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	copyHeader(req.Header, r.Header)
-	req.Header.Set(headerForwarded, s.cfg.NodeID)
-	s.setClientAddr(req, r)
+	s.signAsNode(req, leaderID, s.clientAddr(r), body, false)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return s.leaderUnreachable(leaderID, err)
@@ -184,7 +195,7 @@ func copyHeader(dst, src http.Header) {
 }
 
 // leaderReadIndex asks the leader for its read index (GET
-// /_tokend/cluster/read_index), authenticating with the node secret.
+// /_tokend/cluster/read_index), as a node.
 func (s *Server) leaderReadIndex(ctx context.Context) (uint64, error) {
 	leaderID, base, err := s.awaitLeaderBase(ctx)
 	if err != nil {
@@ -194,7 +205,7 @@ func (s *Server) leaderReadIndex(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	s.asNode(req)
+	s.signAsNode(req, leaderID, "", nil, false)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return 0, s.leaderUnreachable(leaderID, err)
@@ -210,13 +221,4 @@ func (s *Server) leaderReadIndex(ctx context.Context) (uint64, error) {
 		return 0, s.leaderUnreachable(leaderID, err)
 	}
 	return v.Index, nil
-}
-
-// asNode marks req as this node's own call to another node: its ID in
-// X-Tokend-Forwarded and, when set, the node secret.
-func (s *Server) asNode(req *http.Request) {
-	req.Header.Set(headerForwarded, s.cfg.NodeID)
-	if s.cfg.NodeSecret != "" {
-		req.Header.Set(headerNodeSecret, s.cfg.NodeSecret)
-	}
 }

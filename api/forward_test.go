@@ -188,10 +188,11 @@ func TestWaitApplied_Route(t *testing.T) {
 	index := leader.node.logLen()
 	path := "/_tokend/cluster/wait_applied?index=" + strconv.FormatUint(index, 10)
 	follower.do("GET", path, "").want(t, 401)
-	follower.do("GET", path, "", headerNodeSecret, testSecret).want(t, 200)
-	follower.do("GET", "/_tokend/cluster/wait_applied?index="+strconv.FormatUint(index+5, 10)+"&timeout=50ms", "",
-		headerNodeSecret, testSecret).want(t, 503)
-	follower.do("GET", "/_tokend/cluster/wait_applied?index=x", "", headerNodeSecret, testSecret).want(t, 400)
+	follower.do("GET", path, "", follower.proofFor("n1", "GET", path, "")...).want(t, 200)
+	later := "/_tokend/cluster/wait_applied?index=" + strconv.FormatUint(index+5, 10) + "&timeout=50ms"
+	follower.do("GET", later, "", follower.proofFor("n1", "GET", later, "")...).want(t, 503)
+	bad := "/_tokend/cluster/wait_applied?index=x"
+	follower.do("GET", bad, "", follower.proofFor("n1", "GET", bad, "")...).want(t, 400)
 }
 
 // A node that has just restarted knows its leader from Raft before its state

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
 // Test users, seeded with bcrypt hashes at the minimum cost so that tests
@@ -30,7 +31,8 @@ var testUsers = []struct {
 	{"tokman", "tokman-pw", []string{"token_manager"}, fsm.NativeRealm},
 }
 
-const testSecret = "node-secret"
+// testSecret is the node credential of test nodes.
+const testSecret = "test-node-secret-0123"
 
 // testNode is a Server with its fake node behind a real HTTP listener.
 type testNode struct {
@@ -46,7 +48,7 @@ func startNode(t *testing.T, node *fakeNode, mod func(*Config)) *testNode {
 	var h http.Handler
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
-	cfg := Config{NodeID: node.id, HTTPAdvertise: ts.Listener.Addr().String(), NodeSecret: testSecret,
+	cfg := Config{NodeID: node.id, HTTPAdvertise: ts.Listener.Addr().String(), Credential: peerauth.NewCredential([]byte(testSecret)),
 		RequestTimeout: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: node.log.clock.now}
 	if mod != nil {
 		mod(&cfg)

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
 // Join client retry policy: rounds over all URLs, with exponential backoff
@@ -29,7 +31,8 @@ var errJoinRefused = errors.New("join request refused")
 // /_tokend/cluster/join on each of urls in turn (any member will do:
 // followers forward to the leader) until one answers 200, retrying rounds
 // with backoff until ctx ends or the rounds run out. It authenticates with
-// nodeSecret when set, and with user and password when user is set. A URL
+// a proof under nodeSecret when set (the secret itself is not sent), and
+// with user and password when user is set. A URL
 // without a scheme is taken as http://host:port.
 func Join(ctx context.Context, urls []string, req JoinRequest, nodeSecret, user, password string) error {
 	return JoinTLS(ctx, nil, urls, req, nodeSecret, user, password)
@@ -80,7 +83,8 @@ func joinOnce(ctx context.Context, client *http.Client, base string, body []byte
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if secret != "" {
-		req.Header.Set(headerNodeSecret, secret)
+		q := peerauth.Request{Method: req.Method, Target: req.URL.RequestURI(), BodyDigest: peerauth.BodyDigest(body)}
+		req.Header.Set(headerNodeAuth, peerauth.Sign([]byte(secret), q, time.Now()))
 	}
 	if user != "" {
 		req.SetBasicAuth(user, password)

@@ -80,7 +80,7 @@ func TestReadLease_NoLeaseAndNoLeaderIs503(t *testing.T) {
 func TestReadLease_RemovedMembersGetNoLeaseAndAreWaitedFor(t *testing.T) {
 	t.Parallel()
 	leader := newLeader(t, nil)
-	leader.do("GET", "/_tokend/cluster/read_index", "", append(basicAuth("elastic", "elastic-pw"), headerForwarded, "ghost")...).
+	leader.do("GET", "/_tokend/cluster/read_index", "", leader.proofFor("ghost", "GET", "/_tokend/cluster/read_index", "")...).
 		wantError(t, 400, "illegal_argument_exception", "node [ghost] is not a member of the cluster")
 
 	var l readLease

@@ -38,16 +38,16 @@ func setVoter(n *testNode, id string, voter bool) {
 	})
 }
 
-func TestStatus_OwnViewForTheNodeSecretOrMonitor(t *testing.T) {
+func TestStatus_OwnViewForANodeOrMonitor(t *testing.T) {
 	t.Parallel()
 	leader := newLeader(t, nil)
 	follower := newFollower(t, leader)
 	setVoter(leader, "n2", false)
 	follower.do("GET", "/_tokend/cluster/status", "").want(t, 401)
-	follower.do("GET", "/_tokend/cluster/status", "", headerNodeSecret, "wrong").want(t, 401)
+	follower.do("GET", "/_tokend/cluster/status", "", leader.proofFor("n1", "GET", "/_tokend/cluster/status", "")...).want(t, 401)
 	follower.do("GET", "/_tokend/cluster/status", "", basicAuth("alice", "alice-pw")...).want(t, 403)
 	follower.do("GET", "/_tokend/cluster/status", "", basicAuth("monty", "monty-pw")...).want(t, 200)
-	m := follower.do("GET", "/_tokend/cluster/status", "", headerNodeSecret, testSecret).want(t, 200).json(t)
+	m := follower.do("GET", "/_tokend/cluster/status", "", follower.proofFor("n1", "GET", "/_tokend/cluster/status", "")...).want(t, 200).json(t)
 	if m["id"] != "n2" || m["state"] != "non-voter" || m["leader_id"] != "n1" || m["cluster_uuid"] != "test-uuid" ||
 		m["applied_index"] != float64(leader.node.logLen()) || m["removed"] != false || m["last_contact_ms"] == nil {
 		t.Fatalf("status: %v", m)
@@ -55,7 +55,7 @@ func TestStatus_OwnViewForTheNodeSecretOrMonitor(t *testing.T) {
 	if members := m["members"].([]any); len(members) != 2 || members[0] != "n1" || members[1] != "n2" {
 		t.Fatalf("members: %v", members)
 	}
-	if m := leader.do("GET", "/_tokend/cluster/status", "", headerNodeSecret, testSecret).json(t); m["state"] != "leader" ||
+	if m := leader.do("GET", "/_tokend/cluster/status", "", leader.proofFor("n2", "GET", "/_tokend/cluster/status", "")...).json(t); m["state"] != "leader" ||
 		m["last_contact_ms"] != float64(0) {
 		t.Fatalf("leader status: %v", m)
 	}
@@ -110,7 +110,7 @@ func TestJoin_HasStateAndWipedVoterRules(t *testing.T) {
 	t.Parallel()
 	n := newLeader(t, nil)
 	join := func(body string) resp {
-		return n.do("POST", "/_tokend/cluster/join", body, headerNodeSecret, testSecret)
+		return n.do("POST", "/_tokend/cluster/join", body, n.proofFor("", "POST", "/_tokend/cluster/join", body)...)
 	}
 	join(`{"node_id":"ghost","raft_addr":"g:9300","http_addr":"g:9200","has_state":true}`).wantError(t, 400,
 		"illegal_argument_exception", "node [ghost] has Raft state but is not a member of the cluster: it was removed; wipe its data dir and join again")

@@ -17,8 +17,8 @@ import (
 // middleware wraps every route, including the router's 404 and 405 answers
 // and recovered panics: X-Elastic-Product on every response (the official
 // clients refuse a server without it), no body on HEAD, node-to-node
-// headers only from cluster nodes (checkNodeOrigin), media type checks and
-// the body size limit.
+// headers only from cluster nodes (checkNodeOrigin), node proofs checked
+// (authenticateNode), media type checks and the body size limit.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header()[headerProduct] = productValue
@@ -30,6 +30,12 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
+		nr, err := s.authenticateNode(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		r = nr
 		if !isSnapshotUpload(r) { // a binary body as large as the state (snapshot.go)
 			if err := checkMediaTypes(r); err != nil && !isBatchPost(r) { // a msgpack body (propose.go)
 				s.writeError(w, r, err)

@@ -6,8 +6,9 @@ import (
 )
 
 // nodeHeaders are the headers only another node of the cluster sends: a
-// forwarded request's origin and client address, and the node secret.
-var nodeHeaders = []string{headerForwarded, headerClientAddr, headerNodeSecret}
+// forwarded request's origin and client address, the node's proof, and the
+// retired node secret header.
+var nodeHeaders = []string{headerForwarded, headerClientAddr, headerNodeAuth, headerNodeSecret}
 
 // fromClusterNode reports whether r came over TLS with a client certificate
 // that chains to the cluster CA (Config.ClusterCA). The TLS layer has
@@ -38,7 +39,7 @@ func (s *Server) isClusterCA(root *x509.Certificate) bool {
 // checkNodeOrigin refuses, when the cluster uses mutual TLS, a request that
 // acts as another node (it carries a node-to-node header) without a
 // certificate of the cluster CA: only members may forward writes, report a
-// client's address or present the node secret.
+// client's address or present a node proof.
 func (s *Server) checkNodeOrigin(r *http.Request) error {
 	if len(s.cfg.ClusterCA) == 0 || s.fromClusterNode(r) {
 		return nil

@@ -38,7 +38,7 @@ func (s *Server) promoteCaughtUp(ctx context.Context) {
 			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, promoteProbeTimeout)
-		st, err := s.fetchStatus(pctx, addr)
+		st, err := s.fetchStatus(pctx, srv.ID, addr)
 		cancel()
 		leaderApplied := s.state.AppliedIndex()
 		switch {

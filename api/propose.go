@@ -48,9 +48,9 @@ type proposeResponse struct {
 
 // batchesForwardable reports whether this node can send batches to the
 // leader: the leader accepts them only from a node that proves it is one,
-// with the node secret or a cluster certificate.
+// with the node credential or a cluster certificate.
 func (s *Server) batchesForwardable() bool {
-	return s.cfg.NodeSecret != "" || len(s.cfg.ClusterCA) > 0
+	return s.canProveNode()
 }
 
 // proposeToken proposes a token creation through the batcher and returns
@@ -157,7 +157,7 @@ func (s *Server) postBatch(ctx context.Context, cmds []fsm.Command) ([]fsm.Resul
 		return nil, err
 	}
 	req.Header.Set("Content-Type", msgpackType)
-	s.asNode(req)
+	s.signAsNode(req, leaderID, "", body, false)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return nil, s.leaderUnreachable(leaderID, err)
@@ -197,8 +197,9 @@ func (s *Server) leaderRefusedBatch(leaderID string, status int, body []byte) er
 }
 
 // proposeRoute serves POST proposePath (leader): token creations a follower
-// prepared, proposed as one entry. Only members proven by the node secret
-// or a cluster certificate may call it, and only token creations pass.
+// prepared, proposed as one entry. Only members proven by the node
+// credential or a cluster certificate may call it, and only token creations
+// pass.
 func (s *Server) proposeRoute(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	if err := s.batchAuth(r); err != nil {
 		return err
@@ -245,24 +246,11 @@ func (s *Server) proposeRoute(w http.ResponseWriter, r *http.Request, _ httprout
 }
 
 // batchAuth admits a batch only from a current member that proves it is a
-// node: a cluster certificate when the cluster has a CA, and the node
-// secret when one is set; at least one of the two must be configured.
+// node: a cluster certificate when the cluster has a CA, else a proof under
+// the node credential.
 func (s *Server) batchAuth(r *http.Request) error {
-	if err := s.requireNodeCert(r, actionPropose); err != nil {
+	if err := s.requireNode(r, actionPropose); err != nil {
 		return err
 	}
-	if s.cfg.NodeSecret != "" {
-		sent, err := s.checkNodeSecret(r)
-		if !sent {
-			return &esError{status: http.StatusForbidden, typ: "security_exception",
-				reason: "action [" + actionPropose + "] is reserved to cluster nodes: send the node secret"}
-		}
-		if err != nil {
-			return err
-		}
-	} else if len(s.cfg.ClusterCA) == 0 {
-		return &esError{status: http.StatusForbidden, typ: "security_exception",
-			reason: "action [" + actionPropose + "] needs --node-secret or --cluster-ca on every node"}
-	}
-	return s.requireMember(r.Header.Get(headerForwarded))
+	return s.requireMember(peerOf(r).nodeID)
 }

@@ -40,11 +40,12 @@ func TestProposeRoute_NodesOnlyAndTokenCreationsOnly(t *testing.T) {
 	t.Parallel()
 	leader := newLeader(t, nil)
 	newFollower(t, leader)
-	asNode := func(id string) []string {
-		return []string{"Content-Type", msgpackType, headerNodeSecret, testSecret, headerForwarded, id}
+	asNode := func(id, body string) []string {
+		return append([]string{"Content-Type", msgpackType}, leader.proofFor(id, "POST", proposePath, body)...)
 	}
+	post := func(id, body string) resp { return leader.do("POST", proposePath, body, asNode(id, body)...) }
 	c, tok := newCreate()
-	r := leader.do("POST", proposePath, batchBody(t, c), asNode("n2")...).want(t, 200)
+	r := post("n2", batchBody(t, c)).want(t, 200)
 	var answer proposeResponse
 	if err := msgpack.Unmarshal(r.body, &answer); err != nil || len(answer.Results) != 1 || answer.Results[0].Status != fsm.OK {
 		t.Fatalf("answer %+v, %v", answer, err)
@@ -60,20 +61,16 @@ func TestProposeRoute_NodesOnlyAndTokenCreationsOnly(t *testing.T) {
 	before := leader.node.logLen()
 	c2, _ := newCreate()
 	leader.do("POST", proposePath, batchBody(t, c2), "Content-Type", msgpackType, headerForwarded, "n2").
-		wantError(t, 403, "security_exception", "action [cluster:admin/tokend/propose] is reserved to cluster nodes: send the node secret")
-	leader.do("POST", proposePath, batchBody(t, c2), "Content-Type", msgpackType, headerForwarded, "n2", headerNodeSecret, "wrong").
-		wantError(t, 401, "security_exception", "invalid node secret")
-	leader.do("POST", proposePath, batchBody(t, c2), asNode("n9")...).
-		wantError(t, 400, "illegal_argument_exception", "node [n9] is not a member of the cluster")
+		wantError(t, 403, "security_exception", "action [cluster:admin/tokend/propose] is reserved to cluster nodes")
+	leader.do("POST", proposePath, batchBody(t, c2), asNode("n2", batchBody(t, c))...).
+		wantError(t, 401, "security_exception", "invalid node authentication: node proof does not match")
+	post("n9", batchBody(t, c2)).wantError(t, 400, "illegal_argument_exception", "node [n9] is not a member of the cluster")
 	admin := &fsm.PutUser{Meta: fsm.Meta{ID: newRequestID()}, User: fsm.User{Username: "mallory", Hash: []byte("x"), Roles: []string{"superuser"}, Enabled: true}}
-	leader.do("POST", proposePath, batchBody(t, c2, admin), asNode("n2")...).
-		wantError(t, 400, "illegal_argument_exception", "command 1 of the batch is not a token creation")
-	leader.do("POST", proposePath, "\xc1\xc1", asNode("n2")...).
-		wantError(t, 400, "parse_exception", "request body is not a batch of commands")
-	leader.do("POST", proposePath, batchBody(t), asNode("n2")...).
-		wantError(t, 400, "illegal_argument_exception", "a batch holds 1 to 256 commands, not 0")
+	post("n2", batchBody(t, c2, admin)).wantError(t, 400, "illegal_argument_exception", "command 1 of the batch is not a token creation")
+	post("n2", "\xc1\xc1").wantError(t, 400, "parse_exception", "request body is not a batch of commands")
+	post("n2", batchBody(t)).wantError(t, 400, "illegal_argument_exception", "a batch holds 1 to 256 commands, not 0")
 	// A JSON body is not a batch either.
-	leader.do("POST", proposePath, `{"e":[]}`, headerNodeSecret, testSecret, headerForwarded, "n2").
+	leader.do("POST", proposePath, `{"e":[]}`, leader.proofFor("n2", "POST", proposePath, `{"e":[]}`)...).
 		wantError(t, 400, "parse_exception", "request body is not a batch of commands")
 	if after := leader.node.logLen(); after != before {
 		t.Fatalf("refused batches reached the log: %d entries, then %d", before, after)
@@ -83,12 +80,15 @@ func TestProposeRoute_NodesOnlyAndTokenCreationsOnly(t *testing.T) {
 	}
 }
 
-func TestProposeRoute_WithoutSecretOrClusterCAIsRefused(t *testing.T) {
+func TestProposeRoute_WithoutANodeCredentialIsRefused(t *testing.T) {
 	t.Parallel()
-	leader := newLeader(t, func(c *Config) { c.NodeSecret = "" })
+	leader := newLeader(t, func(c *Config) { c.Credential = nil })
 	c, _ := newCreate()
 	leader.do("POST", proposePath, batchBody(t, c), "Content-Type", msgpackType, headerForwarded, "n1").
-		wantError(t, 403, "security_exception", "action [cluster:admin/tokend/propose] needs --node-secret or --cluster-ca on every node")
+		wantError(t, 403, "security_exception", "action [cluster:admin/tokend/propose] is reserved to cluster nodes")
+	body := batchBody(t, c)
+	leader.do("POST", proposePath, body, append([]string{"Content-Type", msgpackType}, leader.proofFor("n1", "POST", proposePath, body)...)...).
+		wantError(t, 401, "security_exception", "this node has no node credential yet")
 }
 
 func TestProposeRoute_OnAFollowerIs503(t *testing.T) {
@@ -96,7 +96,8 @@ func TestProposeRoute_OnAFollowerIs503(t *testing.T) {
 	leader := newLeader(t, nil)
 	follower := newFollower(t, leader)
 	c, _ := newCreate()
-	follower.do("POST", proposePath, batchBody(t, c), "Content-Type", msgpackType, headerNodeSecret, testSecret, headerForwarded, "n1").
+	body := batchBody(t, c)
+	follower.do("POST", proposePath, body, append([]string{"Content-Type", msgpackType}, follower.proofFor("n1", "POST", proposePath, body)...)...).
 		wantError(t, 503, "not_master_exception", "this node lost leadership during the request")
 }
 
@@ -112,11 +113,11 @@ func TestGrant_OnALaggingFollowerAnOldPasswordGetsNoToken(t *testing.T) {
 	follower.do("POST", "/_security/oauth2/token", grantBody("alice", "monty-pw")).want(t, 200)
 }
 
-// Without the node secret or a cluster CA a follower cannot send batches:
-// it proxies grants to the leader instead.
+// Without the node credential or a cluster CA a follower cannot send
+// batches: it proxies grants to the leader instead.
 func TestGrant_FollowerWithoutNodeCredentialsProxiesToTheLeader(t *testing.T) {
 	t.Parallel()
-	noSecret := func(c *Config) { c.NodeSecret = "" }
+	noSecret := func(c *Config) { c.Credential = nil }
 	leader := newLeader(t, noSecret)
 	follower := startNode(t, newFakeFollower("n2", leader.node), noSecret)
 	leader.propose(&fsm.SetNode{NodeID: "n2", HTTPAddr: follower.srv.cfg.HTTPAdvertise})

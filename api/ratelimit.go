@@ -1,15 +1,10 @@
 package api
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -28,10 +23,9 @@ const (
 )
 
 // headerClientAddr carries, on a request a follower forwards to the leader,
-// the address of the client that sent it, followed by ";" and an HMAC of the
-// address under the node secret. The leader trusts it only if the HMAC
-// matches; without a node secret it is not sent, and the leader charges
-// failures to the forwarding node's address.
+// the address of the client that sent it. The leader trusts it only from a
+// node (peerOf): under the node's proof, which covers it, or over a cluster
+// certificate.
 const headerClientAddr = "X-Tokend-Client-Addr"
 
 // authLimits limits password failures (Basic authentication and the password
@@ -60,9 +54,13 @@ func newAuthLimits() *authLimits {
 }
 
 // blocked returns the 429 for user from addr if either is out of budget.
+// An empty addr (a node's own request) has no address budget.
 func (l *authLimits) blocked(user, addr string) error {
 	now := l.now()
-	wait := max(l.users.wait(user, now), l.addrs.wait(addr, now))
+	wait := l.users.wait(user, now)
+	if addr != "" {
+		wait = max(wait, l.addrs.wait(addr, now))
+	}
 	if wait <= 0 {
 		return nil
 	}
@@ -76,7 +74,9 @@ func (l *authLimits) blocked(user, addr string) error {
 func (l *authLimits) failed(user, addr string) {
 	now := l.now()
 	l.users.fail(user, now)
-	l.addrs.fail(addr, now)
+	if addr != "" {
+		l.addrs.fail(addr, now)
+	}
 }
 
 // failureLimiter is a token bucket per key in its compact form (GCRA): each
@@ -149,39 +149,14 @@ func (f *failureLimiter) makeRoom(now time.Time) {
 }
 
 // clientAddr is the address failures of r are charged to: the TCP peer's
-// IP, or, on a request forwarded by another node, the client address it
-// vouches for with the node secret.
+// IP or, on a node's request, the client address that node vouches for;
+// "" for a node's request on its own behalf, so that a node's address is
+// never charged for the clients it serves.
 func (s *Server) clientAddr(r *http.Request) string {
-	if v := r.Header.Get(headerClientAddr); v != "" && s.cfg.NodeSecret != "" {
-		addr, mac, _ := strings.Cut(v, ";")
-		if hmac.Equal([]byte(mac), []byte(s.clientAddrMAC(addr))) {
-			return addr
-		}
+	if p := peerOf(r); p != nil {
+		return p.clientAddr
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// clientAddrMAC authenticates a forwarded client address under the node
-// secret.
-func (s *Server) clientAddrMAC(addr string) string {
-	m := hmac.New(sha256.New, []byte(s.cfg.NodeSecret))
-	m.Write([]byte("tokend/v1 client-addr " + addr))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// setClientAddr vouches for r's client address on req, a copy of r about
-// to be forwarded to the leader; without a node secret it removes it.
-func (s *Server) setClientAddr(req, r *http.Request) {
-	if s.cfg.NodeSecret == "" {
-		req.Header.Del(headerClientAddr)
-		return
-	}
-	addr := s.clientAddr(r)
-	req.Header.Set(headerClientAddr, addr+";"+s.clientAddrMAC(addr))
+	return remoteHost(r)
 }
 
 // retryAfterValue renders seconds for Retry-After, at least 1.

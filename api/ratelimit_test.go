@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -124,45 +123,6 @@ func TestAuthLimits_GrantOnAFollowerIsLimitedWhereThePasswordIsChecked(t *testin
 	r.wantError(t, 429, "es_rejected_execution_exception", "too many failed authentication attempts; try again in 6s")
 	if r.header.Get("Retry-After") != "6" {
 		t.Fatalf("headers: %v", r.header)
-	}
-}
-
-func TestClientAddr_ForwardedAddressIsTrustedOnlyWithTheNodeSecret(t *testing.T) {
-	t.Parallel()
-	n := newLeader(t, nil)
-	req := httptest.NewRequest("POST", "/_security/oauth2/token", nil)
-	req.RemoteAddr = "10.0.0.2:4567" // the forwarding node
-	if got := n.srv.clientAddr(req); got != "10.0.0.2" {
-		t.Fatalf("no header: %q", got)
-	}
-	req.Header.Set(headerClientAddr, "192.0.2.7;"+strings.Repeat("0", 64))
-	if got := n.srv.clientAddr(req); got != "10.0.0.2" {
-		t.Fatalf("forged header trusted: %q", got)
-	}
-	req.Header.Set(headerClientAddr, "192.0.2.7")
-	if got := n.srv.clientAddr(req); got != "10.0.0.2" {
-		t.Fatalf("header without a MAC trusted: %q", got)
-	}
-	// What a follower sets when it forwards a request from 192.0.2.7.
-	client := httptest.NewRequest("POST", "/_security/oauth2/token", nil)
-	client.RemoteAddr = "192.0.2.7:1234"
-	client.Header.Set(headerClientAddr, "203.0.113.9;forged")
-	fwd := httptest.NewRequest("POST", "/_security/oauth2/token", nil)
-	fwd.RemoteAddr = "10.0.0.2:4567"
-	fwd.Header.Set(headerClientAddr, client.Header.Get(headerClientAddr))
-	n.srv.setClientAddr(fwd, client)
-	if got := n.srv.clientAddr(fwd); got != "192.0.2.7" {
-		t.Fatalf("vouched address: %q", got)
-	}
-	// A node without a secret neither sends nor trusts the header.
-	open := startNode(t, newFakeLeader("n9"), func(c *Config) { c.NodeSecret = "" })
-	open.srv.setClientAddr(fwd, client)
-	if fwd.Header.Get(headerClientAddr) != "" {
-		t.Fatal("sent without a node secret")
-	}
-	fwd.Header.Set(headerClientAddr, "192.0.2.7;"+n.srv.clientAddrMAC("192.0.2.7"))
-	if got := open.srv.clientAddr(fwd); got != "10.0.0.2" {
-		t.Fatalf("trusted without a node secret: %q", got)
 	}
 }
 

@@ -81,9 +81,7 @@ func (s *Server) askApplied(ctx context.Context, id string, index uint64) error 
 	if err != nil {
 		return err
 	}
-	if s.cfg.NodeSecret != "" {
-		req.Header.Set(headerNodeSecret, s.cfg.NodeSecret)
-	}
+	s.signAsNode(req, id, "", nil, false)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return err
@@ -101,12 +99,12 @@ const actionWaitApplied = "cluster:monitor/tokend/wait_applied"
 
 // waitApplied serves GET /_tokend/cluster/wait_applied?index=N&timeout=T:
 // 200 once this node has applied index N, 503 if it has not within T (at
-// most the request timeout). It needs the node secret when one is set.
+// most the request timeout). It holds a goroutine that long, so only a node
+// or a superuser may ask (over a cluster certificate when the cluster has a
+// CA).
 func (s *Server) waitApplied(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	if s.cfg.NodeSecret != "" {
-		if err := s.nodeAuth(r, actionWaitApplied); err != nil {
-			return err
-		}
+	if err := s.nodeOrUser(r, actionWaitApplied, privSuperuser); err != nil {
+		return err
 	}
 	index, err := strconv.ParseUint(r.URL.Query().Get("index"), 10, 64)
 	if err != nil {

@@ -179,7 +179,7 @@ func routeChecks() []routeCheck {
 			may: "elastic", mayStatus: 200, mayNot: []string{"moni", "tokman"}, action: actionTransfer},
 		routeCheck{what: "read index", method: "GET", pattern: "/_tokend/cluster/read_index", may: "elastic", mayStatus: 200,
 			mayNot: []string{"monty", "alice"}, action: actionReadIndex},
-		// Nodes only (node secret or cluster certificate): even a superuser
+		// Nodes only (node proof or cluster certificate): even a superuser
 		// is refused; propose_test.go covers the nodes' side.
 		routeCheck{what: "propose a batch", method: "POST", pattern: proposePath, open: true, may: "elastic", mayStatus: 403},
 		routeCheck{what: "wait applied", method: "GET", pattern: "/_tokend/cluster/wait_applied", path: "/_tokend/cluster/wait_applied?index=1",

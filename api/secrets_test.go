@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode/peerauth"
 	"github.com/tokend/tokend/test/testkit"
 )
 
@@ -62,7 +63,7 @@ func TestSecrets_NeverInLogsErrorsMetricsLogEntriesOrSnapshots(t *testing.T) {
 	t.Parallel()
 	var logs testkit.Buffer
 	n := newLeader(t, func(c *Config) {
-		c.NodeSecret = leakNodeSecret
+		c.Credential = peerauth.NewCredential([]byte(leakNodeSecret))
 		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
 	l := &leakRun{t: t, n: n, secrets: []string{leakNodeSecret, "elastic-pw", "alice-pw", "tokman-pw", "monty-pw",
@@ -104,7 +105,9 @@ func TestSecrets_NeverInLogsErrorsMetricsLogEntriesOrSnapshots(t *testing.T) {
 		t.Fatal("Basic failures past the burst were not answered 429")
 	}
 	l.do("POST", "/_security/oauth2/token", `{"grant_type":"password","username":"tokman","password":"guessed-pw-456"}`).want(t, 429)
-	l.do("GET", "/_tokend/cluster/status", "", headerNodeSecret, leakNodeSecret).want(t, 200)
+	q := peerauth.Request{Method: "GET", Target: "/_tokend/cluster/status", Audience: "n1", BodyDigest: peerauth.BodyDigest(nil)}
+	l.do("GET", "/_tokend/cluster/status", "", headerNodeAuth, peerauth.Sign([]byte(leakNodeSecret), q, time.Now())).want(t, 200)
+	l.do("GET", "/_tokend/cluster/status", "", headerNodeSecret, leakNodeSecret).want(t, 401)
 	l.do("GET", "/_tokend/cluster/status", "", headerNodeSecret, "wrong-node-secret-9").want(t, 401)
 	l.do("POST", "/_tokend/cluster/join", `{"node_id":"n1"}`, headerNodeSecret, "wrong-node-secret-9").want(t, 401)
 	metrics := n.do("GET", "/_prometheus/metrics", "", basicAuth("monty", "monty-pw")...).want(t, 200).body

@@ -84,6 +84,7 @@ type Server struct {
 	stream  *http.Client // snapshot transfers, to the leader
 	verify  *verifyCache
 	limits  *authLimits  // password failures per username and client address
+	peers   *nodeGuard   // node proofs: replay guard, failure limits per address
 	answers *authAnswers // encoded _authenticate answers
 	handler http.Handler
 
@@ -128,6 +129,7 @@ func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
 	}
 	s.tokens.send = s.sendBatch
 	s.meter = newAPIMetrics(reg, state)
+	s.peers = newNodeGuard(reg)
 	s.metricRegs = []*metrics.Registry{reg}
 	if cfg.ProcessMetrics != nil {
 		s.metricRegs = append(s.metricRegs, cfg.ProcessMetrics)
@@ -195,12 +197,12 @@ func (s *Server) routes() *httprouter.Router {
 	rt.GET("/_cluster/health", s.local(s.health))
 	rt.GET("/_nodes/:first", s.local(s.nodesHTTP))
 	rt.GET("/_nodes/:first/:second", s.local(s.nodesHTTP))
-	rt.POST("/_tokend/cluster/join", s.leader(s.join))
+	rt.POST(joinPath, s.leaderWith(s.checkJoin, s.join))
 	rt.GET("/_tokend/cluster/nodes", s.local(s.nodes))
 	rt.DELETE("/_tokend/cluster/nodes/:id", s.leader(s.removeNode))
-	rt.GET("/_tokend/cluster/status", s.local(s.status))
+	rt.GET(statusPath, s.local(s.status))
 	rt.POST("/_tokend/cluster/transfer_leader", s.leader(s.transferLeader))
-	rt.GET("/_tokend/cluster/read_index", s.leader(s.readIndex))
+	rt.GET("/_tokend/cluster/read_index", s.leaderWith(s.checkReadIndex, s.readIndex))
 	rt.POST(proposePath, s.local(s.proposeRoute))
 	rt.GET("/_tokend/cluster/wait_applied", s.local(s.waitApplied))
 	rt.GET(snapshotPath, s.snapshotRoute(actionSnapshotSave, s.saveSnapshot))

@@ -76,7 +76,7 @@ func (s *Server) forwardStream(w http.ResponseWriter, r *http.Request) error {
 	}
 	req.ContentLength = r.ContentLength
 	copyHeader(req.Header, r.Header)
-	req.Header.Set(headerForwarded, s.cfg.NodeID)
+	s.signAsNode(req, leaderID, s.clientAddr(r), nil, isSnapshotUpload(r))
 	resp, err := s.stream.Do(req)
 	if err != nil {
 		return s.leaderUnreachable(leaderID, err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
+	"github.com/tokend/tokend/raftnode/peerauth"
 	"github.com/tokend/tokend/snapshot"
 )
 
@@ -42,7 +43,7 @@ func startRaftServer(t *testing.T, id string) *raftServer {
 	var h http.Handler
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
-	srv, err := New(Config{NodeID: id, HTTPAdvertise: ts.Listener.Addr().String(), NodeSecret: testSecret,
+	srv, err := New(Config{NodeID: id, HTTPAdvertise: ts.Listener.Addr().String(), Credential: peerauth.NewCredential([]byte(testSecret)),
 		RequestTimeout: 5 * time.Second, Logger: discard}, rn, state)
 	if err != nil {
 		t.Fatal(err)

@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -87,57 +85,28 @@ func (s *Server) localStatus() statusJSON {
 }
 
 // status serves GET /_tokend/cluster/status: this node's own view, answered
-// even without a leader. With a node secret configured it needs the secret
-// or monitor credentials; without one it is open, like read_index.
+// even without a leader, to a node (see peerOf) or a user with monitor.
 func (s *Server) status(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	if err := s.internalAuth(r, actionStatus, privMonitor); err != nil {
-		return err
+	if peerOf(r) == nil {
+		if _, err := s.authorizeMonitoring(r, actionStatus, privMonitor); err != nil {
+			return err
+		}
 	}
 	writeJSON(w, r, http.StatusOK, s.localStatus())
 	return nil
 }
 
-// internalAuth admits a read-only node-to-node route: the node secret in
-// its header (a wrong one is refused), a certificate of the cluster CA, or
-// else credentials holding want. Without a configured node secret or cluster CA such routes are open
-// (the cluster then has no node credentials).
-func (s *Server) internalAuth(r *http.Request, action string, want privilege) error {
-	if sent, err := s.checkNodeSecret(r); sent {
-		return err // a wrong secret is refused, certificate or not
-	}
-	if s.fromClusterNode(r) || (s.cfg.NodeSecret == "" && len(s.cfg.ClusterCA) == 0) {
-		return nil
-	}
-	_, err := s.authorize(r, action, want)
-	return err
-}
-
-// checkNodeSecret reports whether r carries the node secret header and, if
-// it does, whether it matches the configured secret (nil) or not (401).
-func (s *Server) checkNodeSecret(r *http.Request) (sent bool, err error) {
-	got := r.Header.Get(headerNodeSecret)
-	if got == "" || s.cfg.NodeSecret == "" {
-		return false, nil
-	}
-	// Comparing digests keeps the comparison constant-time in the length too.
-	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(s.cfg.NodeSecret))
-	if subtle.ConstantTimeCompare(a[:], b[:]) == 1 {
-		return true, nil
-	}
-	return true, unauthorized("invalid node secret")
-}
-
 // fetchStatus asks the node at httpAddr (host:port, or a base URL) for its
-// status, with the node secret.
-func (s *Server) fetchStatus(ctx context.Context, httpAddr string) (statusJSON, error) {
+// status, as a node; id is the node expected there, "" if unknown. The
+// request carries a proof, never the credential: an address a bogus join
+// recorded learns nothing it can use.
+func (s *Server) fetchStatus(ctx context.Context, id, httpAddr string) (statusJSON, error) {
 	var st statusJSON
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.baseURL(httpAddr)+"/_tokend/cluster/status", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.baseURL(httpAddr)+statusPath, nil)
 	if err != nil {
 		return st, err
 	}
-	if s.cfg.NodeSecret != "" {
-		req.Header.Set(headerNodeSecret, s.cfg.NodeSecret)
-	}
+	s.signAsNode(req, id, "", nil, false)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return st, err
@@ -175,7 +144,7 @@ func (s *Server) probeMembers(ctx context.Context, servers []raftnode.Server, ti
 			continue
 		}
 		wg.Go(func() {
-			st, err := s.fetchStatus(ctx, addr)
+			st, err := s.fetchStatus(ctx, srv.ID, addr)
 			if err != nil || st.ID != srv.ID {
 				return
 			}

@@ -112,7 +112,7 @@ func (s *Server) tokenRoute(h handlerFunc) handlerFunc {
 
 // createToken serves POST /_security/oauth2/token. Any node serves the
 // password and client_credentials grants: it checks the credentials and
-// proposes the new token through its batcher (which needs the node secret
+// proposes the new token through its batcher (which needs the node credential
 // or a cluster CA on a follower). A refresh is served by the leader, which
 // decides single use, and forwarded to it from a follower.
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {

@@ -125,7 +125,7 @@ func (s *Server) askMembership(ctx context.Context, urls []string) (member, remo
 	var wg sync.WaitGroup
 	for _, u := range urls {
 		wg.Go(func() {
-			st, err := s.fetchStatus(ctx, u)
+			st, err := s.fetchStatus(ctx, "", u)
 			if err != nil || st.LeaderID == "" || st.ID == s.cfg.NodeID || (uuid != "" && st.ClusterUUID != uuid) {
 				return
 			}
@@ -220,7 +220,8 @@ func (s *Server) announceTo(ctx context.Context, urls []string) {
 	var last error
 	for _, u := range urls {
 		cctx, cancel := context.WithTimeout(ctx, announceCallTimeout)
-		last = joinOnce(cctx, s.client, u, body, s.cfg.NodeSecret, "", "")
+		secret, _ := s.cfg.Credential.Secret()
+		last = joinOnce(cctx, s.client, u, body, string(secret), "", "")
 		cancel()
 		switch {
 		case last == nil:

@@ -11,8 +11,9 @@ import (
 
 // startPprof serves Go's runtime profiles (net/http/pprof) on addr, a
 // loopback address (Validate refuses others): profiles reveal code paths and
-// timings, so they stay on the machine. It returns the server, which
-// shutdown closes (cutting off a profile in progress).
+// timings, so they stay on the machine. The command line is not served
+// (/debug/pprof/cmdline answers 404): it may hold --node-secret. It returns
+// the server, which shutdown closes (cutting off a profile in progress).
 func startPprof(addr string, log *slog.Logger) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -20,7 +21,6 @@ func startPprof(addr string, log *slog.Logger) (*http.Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)

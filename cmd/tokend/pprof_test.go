@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,8 +15,14 @@ import (
 
 func TestServe_PprofAddrServesProfilesOnItsOwnListenerOnly(t *testing.T) {
 	pprofAddr, httpAddr := testkit.FreeAddr(t), testkit.FreeAddr(t)
-	cfg, err := Load([]string{"--node-id", "n1", "--http-addr", httpAddr, "--raft-addr", testkit.FreeAddr(t),
-		"--data-dir", filepath.Join(t.TempDir(), "data"), "--pprof-addr", pprofAddr}, envMap())
+	const secret = "pprof-test-node-secret-4d2a"
+	args := []string{"--node-id", "n1", "--http-addr", httpAddr, "--raft-addr", testkit.FreeAddr(t),
+		"--data-dir", filepath.Join(t.TempDir(), "data"), "--pprof-addr", pprofAddr, "--node-secret", secret}
+	// The process's command line as tokend serve would have it.
+	saved := os.Args
+	os.Args = append([]string{"tokend", "serve"}, args...)
+	t.Cleanup(func() { os.Args = saved })
+	cfg, err := Load(args, envMap())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,6 +48,10 @@ func TestServe_PprofAddrServesProfilesOnItsOwnListenerOnly(t *testing.T) {
 	}
 	if code, body := get("http://" + pprofAddr + "/debug/pprof/goroutine?debug=1"); code != 200 || !strings.Contains(body, "goroutine profile:") {
 		t.Fatalf("goroutine profile on --pprof-addr: %d %.200s", code, body)
+	}
+	// The command line, which holds --node-secret, is not served.
+	if code, body := get("http://" + pprofAddr + "/debug/pprof/cmdline"); code == 200 || strings.Contains(body, secret) {
+		t.Fatalf("/debug/pprof/cmdline: %d %.200s", code, body)
 	}
 	// The API listener does not expose the profiles.
 	if code, _ := get("http://" + httpAddr + "/debug/pprof/goroutine?debug=1"); code == 200 {

@@ -20,6 +20,7 @@ import (
 	"github.com/tokend/tokend/api/metrics"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
+	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
 // HTTP server limits. WriteTimeout is generous because GET /_cluster/health
@@ -153,6 +154,7 @@ func newAPI(cfg Config, log *slog.Logger, node *raftnode.Node, state *fsm.FSM, r
 		ClusterName:             cfg.ClusterName,
 		TokenTimeout:            cfg.TokenTimeout,
 		NodeSecret:              cfg.NodeSecret,
+		Credential:              peerauth.NewCredential([]byte(cfg.NodeSecret)),
 		DisableReplayRevocation: cfg.DisableReplayRevocation,
 		RequestTimeout:          cfg.RequestTimeout,
 		Logger:                  log,

@@ -15,6 +15,7 @@ import (
 	"github.com/tokend/tokend/api"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
+	"github.com/tokend/tokend/raftnode/peerauth"
 	"github.com/tokend/tokend/test/testkit"
 )
 
@@ -82,7 +83,8 @@ func (n *node) start() {
 	}
 	n.raft = rn
 	srv, err := api.New(api.Config{NodeID: n.id, HTTPAdvertise: n.httpAddr, NodeSecret: nodeSecret,
-		RequestTimeout: 10 * time.Second, Logger: logger, Peers: n.peers, Clock: n.clock, PurgeInterval: n.purge}, rn, n.state)
+		Credential: peerauth.NewCredential([]byte(nodeSecret)), RequestTimeout: 10 * time.Second, Logger: logger, Peers: n.peers,
+		Clock: n.clock, PurgeInterval: n.purge}, rn, n.state)
 	if err != nil {
 		n.t.Fatal(err)
 	}
