@@ -20,10 +20,13 @@ import (
 // clock at that clock anyway (fsm.FSM.Apply); stamping right keeps the
 // stamp in the entry equal to the time it takes effect at.
 type logClock struct {
-	wall  func() time.Time
-	state *fsm.FSM
-	log   *slog.Logger
-	last  atomic.Int64 // the latest stamp handed out, Unix ms
+	wall func() time.Time
+	// cluster turns a reading of wall into the cluster's time (the median
+	// of the voters' clocks, clockOffsets.clusterTime); nil: wall as is.
+	cluster func(time.Time) time.Time
+	state   *fsm.FSM
+	log     *slog.Logger
+	last    atomic.Int64 // the latest stamp handed out, Unix ms
 	// warned is when (time.Now, Unix ns) the node last logged that its
 	// clock is behind the log's time.
 	warned atomic.Int64
@@ -62,10 +65,29 @@ func (c *logClock) warnBehind(behind time.Duration) {
 		"commands are stamped with the log's time until this clock catches up", "behind", behind.Round(time.Millisecond))
 }
 
-// stamp returns the time for a command about to be proposed, as now, and
-// records it as the latest stamp.
+// warnOffCluster logs that this node's clock is off the cluster's time
+// (the median of the voters' clocks) by off, unless a skew warning was
+// logged within skewWarnEvery.
+func (c *logClock) warnOffCluster(off time.Duration) {
+	now := time.Now().UnixNano()
+	last := c.warned.Load()
+	if now-last < int64(skewWarnEvery) || !c.warned.CompareAndSwap(last, now) {
+		return
+	}
+	c.log.Warn("this node's clock differs from the other voters' (check NTP on every node); as leader it stamps "+
+		"their median time, and it checks token expiry against its own clock", "ahead_by", off.Round(time.Millisecond))
+}
+
+// stamp returns the time for a command about to be proposed, and records
+// it as the latest stamp: the cluster's time rather than this node's own
+// clock (so that a leader whose clock is off stamps its peers' time), but
+// never earlier than the log's time or an earlier stamp.
 func (c *logClock) stamp() int64 {
-	t := c.now()
+	ref := c.wall()
+	if c.cluster != nil {
+		ref = c.cluster(ref)
+	}
+	t := max(ref.UnixMilli(), c.state.LastTime(), c.last.Load())
 	for {
 		last := c.last.Load()
 		if t <= last {

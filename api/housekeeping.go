@@ -17,7 +17,8 @@ const leaderPoll = time.Second
 
 // RunHousekeeping does the node's periodic work until ctx ends, checking
 // every second. On every node it makes sure the cluster has this node's
-// current addresses (announce) and, while no leader is in contact, whether
+// current addresses (announce), samples the other voters' clocks
+// (sampleClocks) and, while no leader is in contact, whether
 // the cluster removed this node (checkRemoved); a follower also renews its
 // read lease every second (keepLease). While this node is the
 // leader it records its own HTTP address (right after winning an election
@@ -46,6 +47,7 @@ func (s *Server) housekeep(ctx context.Context, poll, purgeEvery time.Duration) 
 		case <-tick.C:
 		}
 		s.announce(ctx)
+		s.sampleClocks(ctx)
 		if !s.node.IsLeader() {
 			lastPurge = time.Time{}
 			s.checkRemoved(ctx)

@@ -98,7 +98,8 @@ type Server struct {
 
 	tokens batcher // token creations on their way into the log
 
-	clock *logClock // command stamps and expiry checks
+	clock   *logClock    // command stamps and expiry checks
+	offsets clockOffsets // the other voters' clocks, for the stamps
 }
 
 // New returns a Server for node and its state. cfg is validated and copied.
@@ -123,6 +124,7 @@ func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
 		clock:   &logClock{wall: cfg.Clock, state: state, log: cfg.Logger},
 	}
 	s.started.Store(time.Now().UnixNano())
+	s.clock.cluster = s.offsets.clusterTime
 	reg := cfg.Metrics
 	if reg == nil {
 		reg = metrics.NewRegistry()

@@ -49,6 +49,12 @@ type statusJSON struct {
 	Removed bool `json:"removed"`
 	// Build is the binary this node runs.
 	Build BuildInfo `json:"build,omitzero"`
+	// ClockMillis is this node's wall clock when it answered (Unix ms):
+	// other nodes sample it to stamp the cluster's time (clockOffsets).
+	ClockMillis int64 `json:"clock_ms"`
+	// ClockOffsetMillis is how far this node's clock is ahead of the other
+	// voters' median (behind if negative), as last sampled.
+	ClockOffsetMillis int64 `json:"clock_offset_ms"`
 }
 
 // localStatus describes this node from its own Raft state.
@@ -58,6 +64,8 @@ func (s *Server) localStatus() statusJSON {
 	out := statusJSON{ID: s.cfg.NodeID, ClusterUUID: s.state.ClusterUUID(), LeaderID: st.LeaderID, Term: st.Term,
 		CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex, Members: []string{}, Removed: s.watch.removed.Load(),
 		Build: s.cfg.Build}
+	now := s.cfg.Clock()
+	out.ClockMillis, out.ClockOffsetMillis = now.UnixMilli(), now.Sub(s.offsets.clusterTime(now)).Milliseconds()
 	nonVoter := false
 	for _, srv := range servers {
 		out.Members = append(out.Members, srv.ID)

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -269,4 +270,45 @@ func TestCluster_ANodeTenMinutesBehindAcceptsATokenAtMostItsLagAfterExpiry(t *te
 		}
 		return nil
 	})
+}
+
+// TestCluster_ALeaderTenMinutesAheadStampsTheOtherVotersTime is the case a
+// forward-skewed new leader used to break: a refresh spent under an
+// on-time leader, retried 5 s later through a leader whose clock is 10 min
+// ahead, must get the same pair and revoke nothing. The new leader stamps
+// the median of the voters' clocks, so the log's time moves by the 5 s the
+// client waited, not by the leader's skew.
+func TestCluster_ALeaderTenMinutesAheadStampsTheOtherVotersTime(t *testing.T) {
+	clk := newClocks()
+	nodes := startCluster(t, 3, clk.install)
+	n1, n3 := nodes[0], nodes[2]
+	clk.set(n3.id, 10*time.Minute)
+	check := watchLogClocks(t, nodes)
+	testkit.Eventually(t, 20*time.Second, n3.id+" measures its clock against the other voters'", func() error {
+		var st struct {
+			Offset int64 `json:"clock_offset_ms"`
+		}
+		r := do(t, n3, "GET", "/_tokend/cluster/status", "", testkit.Basic("elastic", superPassword))
+		if err := json.Unmarshal(r.Body, &st); err != nil || st.Offset != (10*time.Minute).Milliseconds() {
+			return fmt.Errorf("status %d %s", r.Status, r.Body)
+		}
+		return nil
+	})
+
+	moveLeader(t, nodes, n1)
+	_, refresh := passwordGrant(t, n1)
+	spentAccess, spentRefresh := refreshGrant(t, n1, refresh)
+	moveLeader(t, nodes, n3)
+	clk.advance(5 * time.Second)
+	if a, r := refreshGrant(t, n3, refresh); a != spentAccess || r != spentRefresh {
+		t.Fatal("a retry inside the window, through a leader 10 min ahead, got a new pair")
+	}
+	wantAccepted(t, nodes, spentAccess)
+	fresh, _ := passwordGrant(t, n3)
+	created := time.UnixMilli(record(t, n3, fresh).Created)
+	if ahead := created.Sub(n1.clock()); ahead > time.Second {
+		t.Fatalf("a token issued by the fast leader is stamped %v ahead of the other voters' clocks", ahead)
+	}
+	wantCreatedInOrder(t, nodes, spentAccess, fresh)
+	check()
 }
