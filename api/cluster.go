@@ -173,11 +173,17 @@ func (s *Server) readIndex(w http.ResponseWriter, r *http.Request, _ httprouter.
 			return err
 		}
 	}
-	if from := r.Header.Get(headerForwarded); from != "" {
+	from := r.Header.Get(headerForwarded)
+	if from != "" {
 		// A removed node must not renew its read lease (readLease).
 		if err := s.requireMember(from); err != nil {
 			return err
 		}
+	}
+	if from != "" {
+		// Recorded before the index is computed: a revocation committed
+		// since is in it, one committed before waits for this grant.
+		s.grants.Grant(from, s.node.Stats().Term)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()

@@ -1,11 +1,14 @@
 package api
 
 import (
+	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
+	"github.com/tokend/tokend/raftnode/lease"
 )
 
 // expireLease drops n's read lease, as after a restart, or a partition or
@@ -75,36 +78,16 @@ func TestReadLease_NoLeaseAndNoLeaderIs503(t *testing.T) {
 }
 
 // A node that is not a member is refused a read index, so it cannot renew
-// a lease; and after a removal, revocations wait for the leases the removed
-// member may still hold.
-func TestReadLease_RemovedMembersGetNoLeaseAndAreWaitedFor(t *testing.T) {
+// a lease. (Revocations wait for the grants a removed member still holds:
+// raftnode/lease.)
+func TestReadLease_NonMembersGetNoLease(t *testing.T) {
 	t.Parallel()
 	leader := newLeader(t, nil)
 	leader.do("GET", "/_tokend/cluster/read_index", "", append(basicAuth("elastic", "elastic-pw"), headerForwarded, "ghost")...).
 		wantError(t, 400, "illegal_argument_exception", "node [ghost] is not a member of the cluster")
-
-	var l readLease
-	now := time.Now()
-	if end := l.removedLeasesEnd(now); !end.IsZero() {
-		t.Fatalf("no removal, yet leases end at %v", end)
-	}
-	l.memberRemoved("n3", now.Add(-2*time.Second))
-	l.memberRemoved("n4", now.Add(-maxStaleness-time.Second))
-	if end, want := l.removedLeasesEnd(now), now.Add(maxStaleness-2*time.Second); !end.Equal(want) {
-		t.Fatalf("leases of removed members end at %v, want %v (n3's)", end, want)
-	}
-	if end := l.removedLeasesEnd(now.Add(3 * time.Second)); !end.IsZero() {
-		t.Fatalf("after every lease ran out: %v", end)
-	}
-	// While a removal is in progress, revocations wait a whole maxStaleness.
-	l.memberRemoving("n5")
-	later := now.Add(time.Minute)
-	if end, want := l.removedLeasesEnd(later), later.Add(maxStaleness); !end.Equal(want) {
-		t.Fatalf("during a removal leases end at %v, want %v", end, want)
-	}
 }
 
-// A lease runs maxStaleness from the start of the catch-up that renewed it,
+// A lease runs holderLease from the start of the catch-up that renewed it,
 // and an older catch-up finishing late does not shorten it.
 func TestReadLease_RunsFromTheStartOfTheLatestCatchUp(t *testing.T) {
 	var l readLease
@@ -113,11 +96,58 @@ func TestReadLease_RunsFromTheStartOfTheLatestCatchUp(t *testing.T) {
 		t.Fatal("a lease held before any catch-up")
 	}
 	l.renewedAt(now.Add(-time.Second))
-	if !l.valid(now) || !l.valid(now.Add(maxStaleness-2*time.Second)) || l.valid(now.Add(maxStaleness-time.Second)) {
-		t.Fatal("a lease renewed 1 s ago must run for maxStaleness - 1 s more, and no longer")
+	if !l.valid(now) || !l.valid(now.Add(holderLease-time.Second-time.Millisecond)) || l.valid(now.Add(holderLease-time.Second)) {
+		t.Fatal("a lease renewed 1 s ago must run for holderLease - 1 s more, and no longer")
 	}
 	l.renewedAt(now.Add(-3 * time.Second)) // an older catch-up completing late
-	if !l.valid(now.Add(maxStaleness - 2*time.Second)) {
+	if !l.valid(now.Add(holderLease - time.Second - time.Millisecond)) {
 		t.Fatal("an older catch-up shortened the lease")
 	}
+}
+
+// A replica that refuses connections may still be answering from its state
+// (only its advertised address may be refusing): a revocation waits for it
+// until the lease the leader granted it has run out, and no longer. Once it
+// holds no lease, it costs revocations nothing.
+func TestRevocation_WaitsForAReplicaThatRefusesConnectionsUntilItsLeaseEnds(t *testing.T) {
+	t.Parallel()
+	const length = 600 * time.Millisecond
+	leader := newLeader(t, nil)
+	leader.srv.grants = lease.New(length, lease.MonotonicClock())
+	follower := newFollower(t, leader)
+	first, _ := leader.issueDirect("alice", fsm.NativeRealm, 0)
+	second, _ := leader.issueDirect("alice", fsm.NativeRealm, 0)
+	granted := time.Now()
+	follower.do("GET", "/_security/_authenticate", "", bearer(first)...).want(t, 200) // a catch-up: a grant
+	follower.ts.Close()
+	leader.do("DELETE", "/_security/oauth2/token", `{"token":"`+first+`"}`).want(t, 200)
+	if d := time.Since(granted); d < length {
+		t.Fatalf("the invalidation answered %v after the grant, before the replica's lease of %v ran out", d, length)
+	}
+	start := time.Now()
+	leader.do("DELETE", "/_security/oauth2/token", `{"token":"`+second+`"}`).want(t, 200)
+	if d := time.Since(start); d > length/2 {
+		t.Fatalf("the invalidation waited %v for a replica whose lease had run out", d)
+	}
+}
+
+// A replica that cannot apply a revocation yet raises its fence when the
+// leader asks: the revocation answers at once, and the replica refuses to
+// answer from its state until it has applied it.
+func TestRevocation_AFencedReplicaAnswers503UntilItApplies(t *testing.T) {
+	t.Parallel()
+	leader := newLeader(t, nil)
+	follower := newFollower(t, leader)
+	access, _ := leader.issueDirect("alice", fsm.NativeRealm, 0)
+	follower.do("GET", "/_security/_authenticate", "", bearer(access)...).want(t, 200)
+	index := leader.node.logLen() + 1
+	path := "/_tokend/cluster/wait_applied?fence=true&index=" + strconv.FormatUint(index, 10)
+	m := follower.do("GET", path, "", headerNodeSecret, testSecret).want(t, 200).json(t)
+	if m["fenced"] != true {
+		t.Fatalf("wait_applied with fence: %v", m)
+	}
+	follower.do("GET", "/_security/_authenticate", "", bearer(access)...).
+		wantError(t, 503, "status_exception", fmt.Sprintf("this node has not applied revocation [%d] of the leader yet", index))
+	leader.propose(&fsm.Invalidate{By: fsm.ByAccessToken, Token: fsm.DigestOf(access)})
+	follower.do("GET", "/_security/_authenticate", "", bearer(access)...).wantError(t, 401, "security_exception", "token expired")
 }

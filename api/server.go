@@ -92,6 +92,8 @@ type Server struct {
 	reach reachCache  // voters reachable, for the "no leader" answer
 	watch memberWatch // membership checks run by housekeeping
 	lease readLease   // a follower's permission to serve reads locally
+	// grants is the leader's record of the read leases it granted.
+	grants leaseLedger
 
 	tokens batcher // token creations on their way into the log
 }
@@ -115,6 +117,7 @@ func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
 		verify:  newVerifyCache(newBcryptGate(defaultBcryptSlots())),
 		limits:  newAuthLimits(),
 		answers: newAuthAnswers(),
+		grants:  newLeaseLedger(),
 	}
 	reg := cfg.Metrics
 	if reg == nil {
