@@ -45,6 +45,9 @@ type fakeNode struct {
 	// machine sees the request as made that much later (or, negative,
 	// earlier), which is how tests move a token's history into the past.
 	skew time.Duration
+
+	// readIndexHold, while set, holds every ReadIndex until it is closed.
+	readIndexHold chan struct{}
 }
 
 // errApplyThenIndeterminate makes Propose apply the entry and still report
@@ -140,8 +143,14 @@ func (n *fakeNode) WaitApplied(ctx context.Context, index uint64) error {
 
 func (n *fakeNode) ReadIndex(ctx context.Context) (uint64, error) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	n.readIndexes++
+	hold := n.readIndexHold
+	n.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	if !n.leader {
 		return 0, raftnode.ErrNotLeader
 	}

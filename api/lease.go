@@ -160,6 +160,9 @@ type catchUpFlights struct {
 	mu      sync.Mutex
 	running bool
 	next    *catchUpFlight // not started yet; nil when nobody waits
+	// joined counts the callers that joined a catch-up another caller had
+	// asked for, for tests.
+	joined atomic.Int64
 }
 
 // catchUpFlight is one catch-up; err is set before done is closed.
@@ -179,6 +182,8 @@ func (s *Server) catchUp(ctx context.Context) error {
 	if f == nil {
 		f = &catchUpFlight{done: make(chan struct{})}
 		g.next = f
+	} else {
+		g.joined.Add(1)
 	}
 	if !g.running {
 		g.running = true

@@ -3,8 +3,11 @@ package api
 import (
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
@@ -150,4 +153,68 @@ func TestRevocation_AFencedReplicaAnswers503UntilItApplies(t *testing.T) {
 		wantError(t, 503, "status_exception", fmt.Sprintf("this node has not applied revocation [%d] of the leader yet", index))
 	leader.propose(&fsm.Invalidate{By: fsm.ByAccessToken, Token: fsm.DigestOf(access)})
 	follower.do("GET", "/_security/_authenticate", "", bearer(access)...).wantError(t, 401, "security_exception", "token expired")
+}
+
+// Well-formed tokens a node does not know each need a catch-up with the
+// leader before they are refused; concurrent ones share one read-index
+// round trip instead of each making its own.
+func TestCatchUp_ConcurrentUnknownTokensShareOneReadIndex(t *testing.T) {
+	t.Parallel()
+	const checks = 20
+	leader := newLeader(t, nil)
+	follower := newFollower(t, leader)
+	follower.do("GET", "/_security/_authenticate", "", basicAuth("alice", "alice-pw")...).want(t, 200) // a lease
+	hold := make(chan struct{})
+	leader.node.set(func(n *fakeNode) { n.readIndexHold = hold })
+	before := leader.node.readIndexes
+	var wg sync.WaitGroup
+	for range checks {
+		wg.Go(func() {
+			unknown, _ := newToken(accessPrefix)
+			follower.do("GET", "/_security/_authenticate", "", bearer(unknown)...).
+				wantError(t, 401, "security_exception", "unable to authenticate with provided credentials")
+		})
+	}
+	// One catch-up is held at the leader; every other check joins it or
+	// the next one.
+	eventually(t, 10*time.Second, "every check waits for a shared catch-up",
+		func() bool { return follower.srv.lease.flights.joined.Load() >= checks-2 })
+	close(hold)
+	wg.Wait()
+	leader.node.mu.Lock()
+	got := leader.node.readIndexes - before
+	leader.node.mu.Unlock()
+	if got > 2 {
+		t.Fatalf("%d concurrent checks of unknown tokens made %d read-index requests, want at most 2", checks, got)
+	}
+}
+
+// A new leader may not have applied a user's creation that was committed
+// under the previous leader. Changing that user (here disabling it) is an
+// update, and it must hold on every replica before it is answered, even
+// though this leader's state did not show the user when the request came.
+func TestPutUser_UpdateOfAUserTheLeaderHadNotAppliedWaitsForReplicas(t *testing.T) {
+	t.Parallel()
+	hash, err := bcrypt.GenerateFromPassword([]byte("dave-password"), 10) // the least password_hash takes
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := newLeader(t, nil)
+	follower := newFollower(t, leader)
+	// Committed, applied by the follower, not yet by the leader.
+	leader.node.log.mu.Lock()
+	leader.node.log.entries = append(leader.node.log.entries,
+		&fsm.PutUser{User: fsm.User{Username: "dave", Hash: hash, Enabled: true, Realm: fsm.NativeRealm}})
+	leader.node.log.mu.Unlock()
+	if err := follower.node.WaitApplied(t.Context(), leader.node.logLen()); err != nil {
+		t.Fatal(err)
+	}
+	follower.do("GET", "/_security/_authenticate", "", basicAuth("dave", "dave-password")...).want(t, 200)
+	if _, ok := leader.node.state.User("dave"); ok {
+		t.Fatal("the leader applied the creation already")
+	}
+	body := fmt.Sprintf(`{"password_hash":%q,"roles":[],"enabled":false}`, hash)
+	leader.do("PUT", "/_security/user/dave", body, basicAuth("elastic", "elastic-pw")...).want(t, 200)
+	follower.node.set(func(n *fakeNode) { n.lastContact = time.Now() }) // bcrypt is slow under -race
+	follower.do("GET", "/_security/_authenticate", "", basicAuth("dave", "dave-password")...).want(t, 401)
 }
