@@ -166,21 +166,19 @@ func (s *Server) requireMember(id string) error {
 
 // readIndex serves GET /_tokend/cluster/read_index (leader): the commit
 // index a follower must apply before answering a read it could not answer,
-// or to renew its read lease. A node that is not a member gets none.
+// or to renew its read lease. A node that is not a member gets none; the
+// lease of one that is is recorded (leaseLedger) for revocations to wait on.
 func (s *Server) readIndex(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	if s.cfg.NodeSecret != "" {
 		if err := s.nodeAuth(r, actionReadIndex); err != nil {
 			return err
 		}
 	}
-	from := r.Header.Get(headerForwarded)
-	if from != "" {
+	if from := r.Header.Get(headerForwarded); from != "" {
 		// A removed node must not renew its read lease (readLease).
 		if err := s.requireMember(from); err != nil {
 			return err
 		}
-	}
-	if from != "" {
 		// Recorded before the index is computed: a revocation committed
 		// since is in it, one committed before waits for this grant.
 		s.grants.Grant(from, s.node.Stats().Term)
