@@ -153,12 +153,16 @@ func (s *Server) keepLease(ctx context.Context) {
 }
 
 // catchUpFlights merges concurrent catch-ups: every caller needs one that
-// starts after it asked (read-your-writes), so callers that arrive while
-// one runs share the next, and one read-index round trip answers them all.
-// It also keeps a node's lease renewals in sequence.
+// starts after it asked (read-your-writes), so callers that arrive while one
+// runs share the next, and one read-index round trip answers them all. A
+// catch-up still under way with a leader that has since been replaced (it
+// may hang on a cut-off node until the request timeout) does not hold up
+// one with the new leader.
 type catchUpFlights struct {
-	mu      sync.Mutex
-	running bool
+	mu sync.Mutex
+	// running counts the catch-ups under way per leader they were started
+	// with.
+	running map[string]int
 	next    *catchUpFlight // not started yet; nil when nobody waits
 	// joined counts the callers that joined a catch-up another caller had
 	// asked for, for tests.
@@ -185,10 +189,7 @@ func (s *Server) catchUp(ctx context.Context) error {
 	} else {
 		g.joined.Add(1)
 	}
-	if !g.running {
-		g.running = true
-		go s.runCatchUps()
-	}
+	s.startCatchUpLocked()
 	g.mu.Unlock()
 	select {
 	case <-f.done:
@@ -198,18 +199,29 @@ func (s *Server) catchUp(ctx context.Context) error {
 	}
 }
 
-// runCatchUps runs queued catch-ups one after the other until none waits.
-func (s *Server) runCatchUps() {
+// startCatchUpLocked starts the waiting catch-up, if any, unless one with
+// the current leader is under way (its end starts the next). The caller
+// holds flights.mu.
+func (s *Server) startCatchUpLocked() {
 	g := &s.lease.flights
-	g.mu.Lock()
-	for g.next != nil {
-		f := g.next
-		g.next = nil
-		g.mu.Unlock()
+	leader, _ := s.node.Leader()
+	if g.next == nil || g.running[leader] > 0 {
+		return
+	}
+	if g.running == nil {
+		g.running = map[string]int{}
+	}
+	f := g.next
+	g.next = nil
+	g.running[leader]++
+	go func() {
 		f.err = s.catchUpOnce(context.Background())
 		close(f.done)
 		g.mu.Lock()
-	}
-	g.running = false
-	g.mu.Unlock()
+		defer g.mu.Unlock()
+		if g.running[leader]--; g.running[leader] == 0 {
+			delete(g.running, leader)
+		}
+		s.startCatchUpLocked()
+	}()
 }
