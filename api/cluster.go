@@ -152,7 +152,8 @@ func (s *Server) requireMember(id string) error {
 
 // readIndex serves GET /_tokend/cluster/read_index (leader): the commit
 // index a follower must apply before answering a read it could not answer,
-// or to renew its read lease. A node that is not a member gets none.
+// or to renew its read lease. A node that is not a member gets none; the
+// lease of one that is is recorded (leaseLedger) for revocations to wait on.
 func (s *Server) readIndex(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	if err := s.checkReadIndex(r); err != nil {
 		return err
@@ -162,6 +163,9 @@ func (s *Server) readIndex(w http.ResponseWriter, r *http.Request, _ httprouter.
 		if err := s.requireMember(p.nodeID); err != nil {
 			return err
 		}
+		// Recorded before the index is computed: a revocation committed
+		// since is in it, one committed before waits for this grant.
+		s.grants.Grant(p.nodeID, s.node.Stats().Term)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()

@@ -29,13 +29,14 @@ func (s *Server) checkFresh(ctx context.Context) error {
 	return s.renewLease(ctx)
 }
 
-// catchUp returns once the local state has applied the leader's commit index
-// as of now, so that anything the cluster answered 200 for before this call
-// is visible here. On the leader that is ReadIndex (a quorum confirms its
-// leadership); a follower asks the leader for its read index over HTTP and
-// waits to apply it. Either renews the node's read lease. An unreachable
-// leader is an error (503), never a guess.
-func (s *Server) catchUp(ctx context.Context) error {
+// catchUpOnce returns once the local state has applied the leader's commit
+// index as of now, so that anything the cluster answered 200 for before this
+// call is visible here. On the leader that is ReadIndex (a quorum confirms
+// its leadership); a follower asks the leader for its read index over HTTP
+// and waits to apply it. Either renews the node's read lease, counted from
+// before the request was sent. An unreachable leader is an error (503),
+// never a guess. Callers use catchUp, which shares one among them.
+func (s *Server) catchUpOnce(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
 	started := time.Now()

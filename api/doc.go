@@ -21,11 +21,14 @@
 // not match) first makes the node catch up to the leader's commit index
 // (catchUp), so that anything another node answered 200 for is seen here. A
 // follower out of contact with its leader for longer than maxStaleness answers
-// 503 instead of guessing. Revocations (invalidations, disabled or deleted
-// users, password changes) are answered by the leader only once every other
-// member has applied them, or refuses connections, or has gone maxStaleness
-// without confirming (awaitReplicas), so that after a 200 no node accepts the
-// revoked token or credentials while token checks remain local reads.
+// 503 instead of guessing. A node answers from its state only under a read
+// lease that the leader granted and recorded (lease.go, raftnode/lease).
+// Revocations (invalidations, disabled or deleted users, password changes,
+// refresh replays), new or repeated, are answered by the leader only once
+// every member that may hold a lease missing them has applied them or raised
+// its fence to them, or its lease has run out (awaitReplicas), so that after
+// a 200 no node accepts the revoked token or credentials while token checks
+// remain local reads.
 //
 // Snapshots: GET and PUT /_tokend/snapshot (snapshot.go) save and restore
 // the whole state; a follower proxies them to the leader streaming both

@@ -55,6 +55,9 @@ type fakeNode struct {
 	promoted     []string
 	transfers    []string
 	onTransfer   func(target string)
+
+	// readIndexHold, while set, holds every ReadIndex until it is closed.
+	readIndexHold chan struct{}
 }
 
 // errApplyThenIndeterminate makes Propose apply the entry and still report
@@ -149,8 +152,14 @@ func (n *fakeNode) WaitApplied(ctx context.Context, index uint64) error {
 
 func (n *fakeNode) ReadIndex(ctx context.Context) (uint64, error) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	n.readIndexes++
+	hold := n.readIndexHold
+	n.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	if !n.leader {
 		return 0, raftnode.ErrNotLeader
 	}

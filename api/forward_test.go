@@ -167,19 +167,6 @@ func TestRevocation_HoldsOnEveryNodeBeforeItIsAnswered(t *testing.T) {
 	follower.do("GET", "/_security/_authenticate", "", basicAuth("monty", "monty-pw")...).want(t, 401)
 }
 
-func TestRevocation_DoesNotWaitForAReplicaThatIsDown(t *testing.T) {
-	t.Parallel()
-	leader := newLeader(t, nil)
-	follower := newFollower(t, leader)
-	follower.ts.Close()
-	access, _ := leader.issueDirect("alice", fsm.NativeRealm, 0)
-	start := time.Now()
-	leader.do("DELETE", "/_security/oauth2/token", `{"token":"`+access+`"}`).want(t, 200)
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("the invalidation waited %v for a replica that refuses connections", d)
-	}
-}
-
 func TestWaitApplied_Route(t *testing.T) {
 	t.Parallel()
 	leader := newLeader(t, nil)

@@ -90,9 +90,9 @@ func (s *Server) invalidateToken(w http.ResponseWriter, r *http.Request, _ httpr
 	if err != nil {
 		return err
 	}
-	if res.Invalidated > 0 {
-		s.awaitReplicas(r.Context(), index)
-	}
+	// Tokens found invalidated before (by username or realm) were so at an
+	// index up to this one: waiting for it covers them too.
+	s.awaitReplicas(r.Context(), index)
 	status := http.StatusOK
 	if res.Status == fsm.NotFound && (c.By == fsm.ByAccessToken || c.By == fsm.ByRefreshToken) {
 		status = http.StatusNotFound
@@ -104,7 +104,8 @@ func (s *Server) invalidateToken(w http.ResponseWriter, r *http.Request, _ httpr
 // invalidateLocally answers an invalidation by token from the leader's state
 // when there is nothing to write: an unknown token (after catching up, so a
 // token issued under an earlier leader is found) or one already invalidated.
-// That keeps garbage out of the log.
+// That keeps garbage out of the log. A token found invalidated is answered
+// as a new invalidation is (awaitRevoked).
 func (s *Server) invalidateLocally(w http.ResponseWriter, r *http.Request, c *fsm.Invalidate) (bool, error) {
 	lookup := func() (found, invalidated bool) {
 		if c.By == fsm.ByAccessToken {
@@ -128,6 +129,7 @@ func (s *Server) invalidateLocally(w http.ResponseWriter, r *http.Request, c *fs
 	case !found:
 		s.writeInvalidated(w, r, http.StatusNotFound, fsm.Result{})
 	case invalidated:
+		s.awaitRevoked(r.Context(), w)
 		s.writeInvalidated(w, r, http.StatusOK, fsm.Result{Previously: 1})
 	default:
 		return false, nil

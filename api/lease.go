@@ -2,49 +2,82 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tokend/tokend/raftnode/lease"
 )
 
-// leaseRenewEvery is how often a follower renews its read lease in the
-// background, well inside maxStaleness so that token checks do not wait.
+// leaseRenewEvery is how often a node renews its read lease in the
+// background, well inside holderLease so that token checks do not wait.
 const leaseRenewEvery = time.Second
+
+// holderLease is how long a node's read lease lasts, counted from the
+// moment it asked for the read index that renewed it. The leader keeps its
+// record of the grant for maxStaleness from the moment it received the
+// request; the difference is the allowance for the two monotonic clocks
+// running at different rates (5 %, far above any real clock's drift) and
+// for scheduling (10 ms), so the holder's lease ends before the leader's
+// record of it does.
+const holderLease = maxStaleness - maxStaleness/20 - 10*time.Millisecond
+
+// fenceWait bounds how long a token check waits for this node to apply a
+// revocation it was told of (readLease.fence) before it answers 503.
+const fenceWait = time.Second
+
+// leaseLedger is the leader's account of the read leases it granted
+// (raftnode/lease.Table): who may still answer reads that miss a
+// revocation, and for how long.
+type leaseLedger interface {
+	// Now reads the ledger's monotonic clock.
+	Now() time.Duration
+	// Lead tells the ledger that this node leads in term.
+	Lead(term uint64)
+	// Grant records that member asked for a read lease now, in term.
+	Grant(member string, term uint64)
+	// Holders lists the members other than self that may hold a lease
+	// missing a revocation committed by time at; members is the
+	// configuration.
+	Holders(at time.Duration, self string, members []string) []lease.Hold
+}
+
+// newLeaseLedger returns the ledger of a node's grants: each lasts
+// maxStaleness on the monotonic clock.
+func newLeaseLedger() leaseLedger { return lease.New(maxStaleness, lease.MonotonicClock()) }
 
 // readLease is what lets a node answer token checks from its own state.
 // Raft's heartbeats say a leader is alive, not that this node's log has
 // caught up with it: after a restart, a partition or a pause, heartbeats
 // resume before the missed entries arrive; and a leader that was paused or
 // cut off still believes it leads until its own lease check runs. So a node
-// serves local reads only within maxStaleness of starting a catch-up that
+// serves local reads only within holderLease of starting a catch-up that
 // completed: on a follower the leader's read index, then applying it; on
-// the leader a quorum confirming its leadership. A revocation waits at most
-// maxStaleness for a member's confirmation (awaitReplicas): a lease that
-// predates the revocation has expired by then, and any later catch-up
-// includes it (a deposed leader cannot complete one).
-//
-// The leader also remembers when it removed members: a removed node is no
-// longer asked to confirm, but may hold a lease granted before its removal,
-// so revocations wait until such leases have run out.
+// the leader a quorum confirming its leadership. The leader records each
+// grant (leaseLedger), and a revocation waits for the holders of grants
+// that may miss it (awaitReplicas); a holder confirms by applying the
+// revocation or by raising its fence to it, after which it answers no read
+// before it has applied it.
 type readLease struct {
-	renewMu sync.Mutex // one catch-up at a time renews the lease
-
 	// renewed is when the last completed catch-up started, as monotonic
 	// nanoseconds since leaseEpoch plus one; 0: none yet. Every token check
-	// reads it, so it is an atomic rather than behind mu.
+	// reads it, so it is an atomic.
 	renewed atomic.Int64
+	// fence is the highest revocation index a leader told this node of
+	// (wait_applied with fence): no read is answered before it is applied.
+	fence atomic.Uint64
 
-	mu      sync.Mutex
-	removed map[string]time.Time // leader: member ID -> when it was removed
+	flights catchUpFlights
 }
 
 // leaseEpoch is the origin of readLease.renewed: a monotonic clock reading.
 var leaseEpoch = time.Now()
 
-// valid reports whether a lease renewed at most maxStaleness ago is held.
+// valid reports whether a lease renewed at most holderLease ago is held.
 func (l *readLease) valid(now time.Time) bool {
 	r := l.renewed.Load()
-	return r != 0 && now.Sub(leaseEpoch)-time.Duration(r-1) < maxStaleness
+	return r != 0 && now.Sub(leaseEpoch)-time.Duration(r-1) < holderLease
 }
 
 // renewedAt records a completed catch-up that started at started.
@@ -58,68 +91,44 @@ func (l *readLease) renewedAt(started time.Time) {
 	}
 }
 
-// memberRemoving records that the leader is removing member id: from the
-// moment the configuration without it is appended, revocations no longer
-// ask it to confirm, so until the removal is done they wait as long as
-// they would for a member that does not answer.
-func (l *readLease) memberRemoving(id string) { l.mark(id, time.Time{}) }
-
-// memberRemoved records that the leader finished removing member id at t
-// (or gave up): the member cannot have renewed a lease after that.
-func (l *readLease) memberRemoved(id string, t time.Time) { l.mark(id, t) }
-
-// mark sets id's removal time (zero: in progress) and forgets removals
-// whose leases have run out.
-func (l *readLease) mark(id string, t time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.removed == nil {
-		l.removed = map[string]time.Time{}
-	}
-	now := time.Now()
-	for old, at := range l.removed {
-		if !at.IsZero() && now.Sub(at) >= maxStaleness {
-			delete(l.removed, old)
+// raiseFence records that a revocation at index must be applied here
+// before any further read is answered.
+func (l *readLease) raiseFence(index uint64) {
+	for {
+		cur := l.fence.Load()
+		if index <= cur || l.fence.CompareAndSwap(cur, index) {
+			return
 		}
 	}
-	l.removed[id] = t
 }
 
-// removedLeasesEnd is when the last lease a member removed (or being
-// removed) may hold runs out; zero if there is none left at now. A removal
-// in progress counts as completing now.
-func (l *readLease) removedLeasesEnd(now time.Time) time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var end time.Time
-	for _, at := range l.removed {
-		if at.IsZero() {
-			at = now
-		}
-		if until := at.Add(maxStaleness); until.After(now) && until.After(end) {
-			end = until
-		}
-	}
-	return end
-}
-
-// renewLease makes sure this follower holds a read lease, catching up with
-// the leader if it does not. Concurrent callers share one catch-up.
+// renewLease makes sure this node holds a read lease, catching up with the
+// leader if it does not, and has applied every revocation it was fenced
+// for.
 func (s *Server) renewLease(ctx context.Context) error {
-	if s.lease.valid(time.Now()) {
+	if !s.lease.valid(time.Now()) {
+		if err := s.catchUp(ctx); err != nil {
+			return err
+		}
+	}
+	fence := s.lease.fence.Load()
+	if fence <= s.state.AppliedIndex() {
 		return nil
 	}
-	s.lease.renewMu.Lock()
-	defer s.lease.renewMu.Unlock()
-	if s.lease.valid(time.Now()) {
-		return nil // renewed by the caller that held the lock
+	ctx, cancel := context.WithTimeout(ctx, fenceWait)
+	defer cancel()
+	if err := s.node.WaitApplied(ctx, fence); err != nil {
+		return unavailable("status_exception",
+			fmt.Sprintf("this node has not applied revocation [%d] of the leader yet", fence))
 	}
-	return s.catchUp(ctx)
+	return nil
 }
 
 // keepLease renews this node's read lease every leaseRenewEvery while a
 // leader is known, until ctx ends. Failures are left to the next round and to
-// checkFresh, which refuses reads once the lease has run out.
+// checkFresh, which refuses reads once the lease has run out. On the leader
+// it also tells the ledger the term, so that a new leader's take-over time
+// starts within a round.
 func (s *Server) keepLease(ctx context.Context) {
 	tick := time.NewTicker(leaseRenewEvery)
 	defer tick.Stop()
@@ -132,12 +141,87 @@ func (s *Server) keepLease(ctx context.Context) {
 		if id, _ := s.node.Leader(); id == "" {
 			continue
 		}
+		if s.node.IsLeader() {
+			s.grants.Lead(s.node.Stats().Term)
+		}
 		rctx, cancel := context.WithTimeout(ctx, leaseRenewEvery)
-		s.lease.renewMu.Lock()
 		if err := s.catchUp(rctx); err != nil {
 			s.log.Debug("read lease not renewed", "err", err)
 		}
-		s.lease.renewMu.Unlock()
 		cancel()
 	}
+}
+
+// catchUpFlights merges concurrent catch-ups: every caller needs one that
+// starts after it asked (read-your-writes), so callers that arrive while one
+// runs share the next, and one read-index round trip answers them all. A
+// catch-up still under way with a leader that has since been replaced (it
+// may hang on a cut-off node until the request timeout) does not hold up
+// one with the new leader.
+type catchUpFlights struct {
+	mu sync.Mutex
+	// running counts the catch-ups under way per leader they were started
+	// with.
+	running map[string]int
+	next    *catchUpFlight // not started yet; nil when nobody waits
+	// joined counts the callers that joined a catch-up another caller had
+	// asked for, for tests.
+	joined atomic.Int64
+}
+
+// catchUpFlight is one catch-up; err is set before done is closed.
+type catchUpFlight struct {
+	done chan struct{}
+	err  error
+}
+
+// catchUp returns once the local state has applied the leader's commit index
+// as of a moment after the call, so that anything the cluster answered 200
+// for before this call is visible here (see catchUpOnce). Concurrent calls
+// share a round trip (catchUpFlights).
+func (s *Server) catchUp(ctx context.Context) error {
+	g := &s.lease.flights
+	g.mu.Lock()
+	f := g.next
+	if f == nil {
+		f = &catchUpFlight{done: make(chan struct{})}
+		g.next = f
+	} else {
+		g.joined.Add(1)
+	}
+	s.startCatchUpLocked()
+	g.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return fromNode(fmt.Errorf("api: catching up with the leader: %w", ctx.Err()))
+	}
+}
+
+// startCatchUpLocked starts the waiting catch-up, if any, unless one with
+// the current leader is under way (its end starts the next). The caller
+// holds flights.mu.
+func (s *Server) startCatchUpLocked() {
+	g := &s.lease.flights
+	leader, _ := s.node.Leader()
+	if g.next == nil || g.running[leader] > 0 {
+		return
+	}
+	if g.running == nil {
+		g.running = map[string]int{}
+	}
+	f := g.next
+	g.next = nil
+	g.running[leader]++
+	go func() {
+		f.err = s.catchUpOnce(context.Background())
+		close(f.done)
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.running[leader]--; g.running[leader] == 0 {
+			delete(g.running, leader)
+		}
+		s.startCatchUpLocked()
+	}()
 }

@@ -1,11 +1,17 @@
 package api
 
 import (
+	"fmt"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
+	"github.com/tokend/tokend/raftnode/lease"
 )
 
 // expireLease drops n's read lease, as after a restart, or a partition or
@@ -75,36 +81,16 @@ func TestReadLease_NoLeaseAndNoLeaderIs503(t *testing.T) {
 }
 
 // A node that is not a member is refused a read index, so it cannot renew
-// a lease; and after a removal, revocations wait for the leases the removed
-// member may still hold.
-func TestReadLease_RemovedMembersGetNoLeaseAndAreWaitedFor(t *testing.T) {
+// a lease. (Revocations wait for the grants a removed member still holds:
+// raftnode/lease.)
+func TestReadLease_NonMembersGetNoLease(t *testing.T) {
 	t.Parallel()
 	leader := newLeader(t, nil)
 	leader.do("GET", "/_tokend/cluster/read_index", "", leader.proofFor("ghost", "GET", "/_tokend/cluster/read_index", "")...).
 		wantError(t, 400, "illegal_argument_exception", "node [ghost] is not a member of the cluster")
-
-	var l readLease
-	now := time.Now()
-	if end := l.removedLeasesEnd(now); !end.IsZero() {
-		t.Fatalf("no removal, yet leases end at %v", end)
-	}
-	l.memberRemoved("n3", now.Add(-2*time.Second))
-	l.memberRemoved("n4", now.Add(-maxStaleness-time.Second))
-	if end, want := l.removedLeasesEnd(now), now.Add(maxStaleness-2*time.Second); !end.Equal(want) {
-		t.Fatalf("leases of removed members end at %v, want %v (n3's)", end, want)
-	}
-	if end := l.removedLeasesEnd(now.Add(3 * time.Second)); !end.IsZero() {
-		t.Fatalf("after every lease ran out: %v", end)
-	}
-	// While a removal is in progress, revocations wait a whole maxStaleness.
-	l.memberRemoving("n5")
-	later := now.Add(time.Minute)
-	if end, want := l.removedLeasesEnd(later), later.Add(maxStaleness); !end.Equal(want) {
-		t.Fatalf("during a removal leases end at %v, want %v", end, want)
-	}
 }
 
-// A lease runs maxStaleness from the start of the catch-up that renewed it,
+// A lease runs holderLease from the start of the catch-up that renewed it,
 // and an older catch-up finishing late does not shorten it.
 func TestReadLease_RunsFromTheStartOfTheLatestCatchUp(t *testing.T) {
 	var l readLease
@@ -113,11 +99,122 @@ func TestReadLease_RunsFromTheStartOfTheLatestCatchUp(t *testing.T) {
 		t.Fatal("a lease held before any catch-up")
 	}
 	l.renewedAt(now.Add(-time.Second))
-	if !l.valid(now) || !l.valid(now.Add(maxStaleness-2*time.Second)) || l.valid(now.Add(maxStaleness-time.Second)) {
-		t.Fatal("a lease renewed 1 s ago must run for maxStaleness - 1 s more, and no longer")
+	if !l.valid(now) || !l.valid(now.Add(holderLease-time.Second-time.Millisecond)) || l.valid(now.Add(holderLease-time.Second)) {
+		t.Fatal("a lease renewed 1 s ago must run for holderLease - 1 s more, and no longer")
 	}
 	l.renewedAt(now.Add(-3 * time.Second)) // an older catch-up completing late
-	if !l.valid(now.Add(maxStaleness - 2*time.Second)) {
+	if !l.valid(now.Add(holderLease - time.Second - time.Millisecond)) {
 		t.Fatal("an older catch-up shortened the lease")
 	}
+}
+
+// A replica that refuses connections may still be answering from its state
+// (only its advertised address may be refusing): a revocation waits for it
+// until the lease the leader granted it has run out, and no longer. Once it
+// holds no lease, it costs revocations nothing.
+func TestRevocation_WaitsForAReplicaThatRefusesConnectionsUntilItsLeaseEnds(t *testing.T) {
+	t.Parallel()
+	const length = 600 * time.Millisecond
+	leader := newLeader(t, nil)
+	leader.srv.grants = lease.New(length, lease.MonotonicClock())
+	follower := newFollower(t, leader)
+	first, _ := leader.issueDirect("alice", fsm.NativeRealm, 0)
+	second, _ := leader.issueDirect("alice", fsm.NativeRealm, 0)
+	granted := time.Now()
+	follower.do("GET", "/_security/_authenticate", "", bearer(first)...).want(t, 200) // a catch-up: a grant
+	follower.ts.Close()
+	leader.do("DELETE", "/_security/oauth2/token", `{"token":"`+first+`"}`).want(t, 200)
+	if d := time.Since(granted); d < length {
+		t.Fatalf("the invalidation answered %v after the grant, before the replica's lease of %v ran out", d, length)
+	}
+	start := time.Now()
+	leader.do("DELETE", "/_security/oauth2/token", `{"token":"`+second+`"}`).want(t, 200)
+	if d := time.Since(start); d > length/2 {
+		t.Fatalf("the invalidation waited %v for a replica whose lease had run out", d)
+	}
+}
+
+// A replica that cannot apply a revocation yet raises its fence when the
+// leader asks: the revocation answers at once, and the replica refuses to
+// answer from its state until it has applied it.
+func TestRevocation_AFencedReplicaAnswers503UntilItApplies(t *testing.T) {
+	t.Parallel()
+	leader := newLeader(t, nil)
+	follower := newFollower(t, leader)
+	access, _ := leader.issueDirect("alice", fsm.NativeRealm, 0)
+	follower.do("GET", "/_security/_authenticate", "", bearer(access)...).want(t, 200)
+	index := leader.node.logLen() + 1
+	path := "/_tokend/cluster/wait_applied?fence=true&index=" + strconv.FormatUint(index, 10)
+	m := follower.do("GET", path, "", headerNodeSecret, testSecret).want(t, 200).json(t)
+	if m["fenced"] != true {
+		t.Fatalf("wait_applied with fence: %v", m)
+	}
+	follower.do("GET", "/_security/_authenticate", "", bearer(access)...).
+		wantError(t, 503, "status_exception", fmt.Sprintf("this node has not applied revocation [%d] of the leader yet", index))
+	leader.propose(&fsm.Invalidate{By: fsm.ByAccessToken, Token: fsm.DigestOf(access)})
+	follower.do("GET", "/_security/_authenticate", "", bearer(access)...).wantError(t, 401, "security_exception", "token expired")
+}
+
+// Well-formed tokens a node does not know each need a catch-up with the
+// leader before they are refused; concurrent ones share one read-index
+// round trip instead of each making its own.
+func TestCatchUp_ConcurrentUnknownTokensShareOneReadIndex(t *testing.T) {
+	t.Parallel()
+	const checks = 20
+	leader := newLeader(t, nil)
+	follower := newFollower(t, leader)
+	follower.do("GET", "/_security/_authenticate", "", basicAuth("alice", "alice-pw")...).want(t, 200) // a lease
+	hold := make(chan struct{})
+	leader.node.set(func(n *fakeNode) { n.readIndexHold = hold })
+	before := leader.node.readIndexes
+	var wg sync.WaitGroup
+	for range checks {
+		wg.Go(func() {
+			unknown, _ := newToken(accessPrefix)
+			follower.do("GET", "/_security/_authenticate", "", bearer(unknown)...).
+				wantError(t, 401, "security_exception", "unable to authenticate with provided credentials")
+		})
+	}
+	// One catch-up is held at the leader; every other check joins it or
+	// the next one.
+	eventually(t, 10*time.Second, "every check waits for a shared catch-up",
+		func() bool { return follower.srv.lease.flights.joined.Load() >= checks-2 })
+	close(hold)
+	wg.Wait()
+	leader.node.mu.Lock()
+	got := leader.node.readIndexes - before
+	leader.node.mu.Unlock()
+	if got > 2 {
+		t.Fatalf("%d concurrent checks of unknown tokens made %d read-index requests, want at most 2", checks, got)
+	}
+}
+
+// A new leader may not have applied a user's creation that was committed
+// under the previous leader. Changing that user (here disabling it) is an
+// update, and it must hold on every replica before it is answered, even
+// though this leader's state did not show the user when the request came.
+func TestPutUser_UpdateOfAUserTheLeaderHadNotAppliedWaitsForReplicas(t *testing.T) {
+	t.Parallel()
+	hash, err := bcrypt.GenerateFromPassword([]byte("dave-password"), 10) // the least password_hash takes
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := newLeader(t, nil)
+	follower := newFollower(t, leader)
+	// Committed, applied by the follower, not yet by the leader.
+	leader.node.log.mu.Lock()
+	leader.node.log.entries = append(leader.node.log.entries,
+		&fsm.PutUser{User: fsm.User{Username: "dave", Hash: hash, Enabled: true, Realm: fsm.NativeRealm}})
+	leader.node.log.mu.Unlock()
+	if err := follower.node.WaitApplied(t.Context(), leader.node.logLen()); err != nil {
+		t.Fatal(err)
+	}
+	follower.do("GET", "/_security/_authenticate", "", basicAuth("dave", "dave-password")...).want(t, 200)
+	if _, ok := leader.node.state.User("dave"); ok {
+		t.Fatal("the leader applied the creation already")
+	}
+	body := fmt.Sprintf(`{"password_hash":%q,"roles":[],"enabled":false}`, hash)
+	leader.do("PUT", "/_security/user/dave", body, basicAuth("elastic", "elastic-pw")...).want(t, 200)
+	follower.node.set(func(n *fakeNode) { n.lastContact = time.Now() }) // bcrypt is slow under -race
+	follower.do("GET", "/_security/_authenticate", "", basicAuth("dave", "dave-password")...).want(t, 401)
 }

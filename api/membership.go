@@ -125,9 +125,7 @@ func (s *Server) removeNode(w http.ResponseWriter, r *http.Request, p httprouter
 	if member {
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 		defer cancel()
-		s.lease.memberRemoving(id)
-		err := s.node.Remove(ctx, id)
-		s.lease.memberRemoved(id, time.Now()) // done, or its outcome unknown
+		err := s.node.Remove(ctx, id) // its grants stay in s.grants until they end
 		if err != nil && !errors.Is(err, raftnode.ErrNotFound) {
 			return fromNode(err)
 		}

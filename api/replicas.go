@@ -2,71 +2,85 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
+
+	"github.com/tokend/tokend/raftnode/lease"
 )
 
 // replicaRetry is the pause between two attempts to confirm a replica.
 const replicaRetry = 50 * time.Millisecond
 
 // awaitReplicas makes a revocation (an invalidation, a disabled or deleted
-// user, a changed password) hold on every node before it is answered, so
-// that once it has answered 200 no node accepts what it revoked (SPEC §4)
-// while token checks stay local reads. It returns once each other member of
-// the configuration has applied index, or cannot be serving reads that miss
-// it: its HTTP port refuses connections, or maxStaleness has passed, after
-// which a node that has not heard from the leader refuses to answer from its
-// state (checkFresh, readLease); and not before the read leases of members
-// removed in the last maxStaleness have run out. Creations need none of
-// this: a node that does not find a token or user catches up first.
+// user, a changed password, a refresh replay) hold on every node before it
+// is answered, so that once it has answered 200 no node accepts what it
+// revoked (SPEC §4) while token checks stay local reads. Call it once the
+// entry at index is committed and applied here, for a new revocation and a
+// repeated one alike. It waits for the members that may hold a read lease
+// missing index (leaseLedger.Holders: grants recorded up to now, and every
+// member while a new leader's take-over time lasts), each until it confirms
+// (awaitReplica) or its lease has run out. A member that holds no such
+// lease costs nothing; creations need none of this: a node that does not
+// find a token or user catches up first.
 func (s *Server) awaitReplicas(ctx context.Context, index uint64) {
+	at := s.grants.Now()
 	servers, err := s.node.Servers()
 	if err != nil {
 		return // shutting down: nothing more is served here
 	}
-	ctx, cancel := context.WithTimeout(ctx, maxStaleness)
-	defer cancel()
-	var wg sync.WaitGroup
+	s.grants.Lead(s.node.Stats().Term)
+	members := make([]string, 0, len(servers))
 	for _, srv := range servers {
-		if srv.ID != s.cfg.NodeID {
-			wg.Go(func() { s.awaitReplica(ctx, srv.ID, index) })
-		}
+		members = append(members, srv.ID)
 	}
-	// A member removed moments ago may still hold a read lease.
-	if end := s.lease.removedLeasesEnd(time.Now()); !end.IsZero() {
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Until(end)):
-		}
+	var wg sync.WaitGroup
+	for _, h := range s.grants.Holders(at, s.cfg.NodeID, members) {
+		wg.Go(func() { s.awaitReplica(ctx, h, index) })
 	}
 	wg.Wait()
 }
 
-// awaitReplica asks one replica to confirm index until it does, refuses
-// connections or ctx ends.
-func (s *Server) awaitReplica(ctx context.Context, id string, index uint64) {
+// awaitRevoked holds the answer about a revocation this leader's state
+// already shows (a repeated invalidation) as the first answer was held: it
+// waits for the replicas as for the applied index, which covers the entry
+// that made the revocation, and reports that index on w, so that a
+// forwarding follower applies it too before it answers.
+func (s *Server) awaitRevoked(ctx context.Context, w http.ResponseWriter) {
+	index := s.state.AppliedIndex()
+	w.Header().Set(headerAppliedIndex, strconv.FormatUint(index, 10))
+	s.awaitReplicas(ctx, index)
+}
+
+// awaitReplica asks holder h, until its lease runs out, to confirm index:
+// to have applied it, or to have raised its fence to it (readLease.fence),
+// after which it answers no read before applying it. Nothing else ends the
+// wait early: a refused connection or an error says nothing about what the
+// member may still answer from its state.
+func (s *Server) awaitReplica(ctx context.Context, h lease.Hold, index uint64) {
+	ctx, cancel := context.WithTimeout(ctx, h.Left)
+	defer cancel()
 	for {
-		err := s.askApplied(ctx, id, index)
-		if err == nil || errors.Is(err, syscall.ECONNREFUSED) {
+		err := s.askApplied(ctx, h.Member, index)
+		if err == nil {
 			return
 		}
 		select {
 		case <-ctx.Done():
-			s.log.Warn("replica did not confirm a revocation; it is out of contact", "node", id, "index", index, "err", err)
+			s.log.Warn("replica did not confirm a revocation before its read lease ran out", "node", h.Member, "index", index, "err", err)
 			return
 		case <-time.After(replicaRetry):
 		}
 	}
 }
 
-// askApplied calls GET /_tokend/cluster/wait_applied on replica id.
+// askApplied calls GET /_tokend/cluster/wait_applied on replica id with
+// fence=true: it answers 200 once it has applied index or raised its fence
+// to it.
 func (s *Server) askApplied(ctx context.Context, id string, index uint64) error {
 	addr, ok := s.state.NodeAddr(id)
 	if !ok || addr == "" {
@@ -76,7 +90,7 @@ func (s *Server) askApplied(ctx context.Context, id string, index uint64) error 
 	if dl, ok := ctx.Deadline(); ok {
 		wait = max(time.Until(dl), time.Millisecond)
 	}
-	url := fmt.Sprintf("%s://%s/_tokend/cluster/wait_applied?index=%d&timeout=%dms", s.peerScheme(), addr, index, wait.Milliseconds())
+	url := fmt.Sprintf("%s://%s/_tokend/cluster/wait_applied?index=%d&timeout=%dms&fence=true", s.peerScheme(), addr, index, wait.Milliseconds())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -99,9 +113,11 @@ const actionWaitApplied = "cluster:monitor/tokend/wait_applied"
 
 // waitApplied serves GET /_tokend/cluster/wait_applied?index=N&timeout=T:
 // 200 once this node has applied index N, 503 if it has not within T (at
-// most the request timeout). It holds a goroutine that long, so only a node
-// or a superuser may ask (over a cluster certificate when the cluster has a
-// CA).
+// most the request timeout). With fence=true it answers 200 at once, with
+// "fenced": true, when index N is not applied yet, having raised its fence:
+// from then on it answers no read before applying N (readLease). It holds a
+// goroutine up to T, so only a node or a superuser may ask (over a cluster
+// certificate when the cluster has a CA).
 func (s *Server) waitApplied(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	if err := s.nodeOrUser(r, actionWaitApplied, privSuperuser); err != nil {
 		return err
@@ -117,6 +133,11 @@ func (s *Server) waitApplied(w http.ResponseWriter, r *http.Request, _ httproute
 			return illegalArgument("timeout must be a time value")
 		}
 		timeout = min(t, timeout)
+	}
+	if r.URL.Query().Get("fence") == "true" && s.state.AppliedIndex() < index {
+		s.lease.raiseFence(index)
+		writeJSON(w, r, http.StatusOK, map[string]any{"index": index, "fenced": true})
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()

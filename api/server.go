@@ -95,6 +95,8 @@ type Server struct {
 	reach   reachCache   // voters reachable, for the "no leader" answer
 	watch   memberWatch  // membership checks run by housekeeping
 	lease   readLease    // a follower's permission to serve reads locally
+	// grants is the leader's record of the read leases it granted.
+	grants leaseLedger
 
 	tokens batcher // token creations on their way into the log
 
@@ -122,6 +124,7 @@ func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
 		limits:  newAuthLimits(),
 		answers: newAuthAnswers(),
 		clock:   &logClock{wall: cfg.Clock, state: state, log: cfg.Logger},
+		grants:  newLeaseLedger(),
 	}
 	s.started.Store(time.Now().UnixNano())
 	s.clock.cluster = s.offsets.clusterTime

@@ -265,9 +265,10 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, q *tokenRe
 		if res.Status == fsm.Reused {
 			s.logReplay(r, presented, res.Revoked)
 		}
-		if res.Revoked > 0 {
-			s.awaitReplicas(r.Context(), index)
-		}
+		// A refusal says the refresh token is spent or revoked, the first
+		// time (Revoked > 0 on a replay) or again: either holds everywhere
+		// before it is answered.
+		s.awaitReplicas(r.Context(), index)
 		return invalidGrant(refreshFailures[res.Status])
 	}
 	u, found := s.state.User(res.User)

@@ -47,6 +47,9 @@ func (s *Server) putUser(w http.ResponseWriter, r *http.Request, p httprouter.Pa
 	if err := decodeBody(r, &q); err != nil {
 		return err
 	}
+	// exists only shapes validation; whether to wait for the replicas is
+	// decided from the command's result, not from this node's state, which
+	// may not have applied a creation that was just committed.
 	_, exists := s.state.User(name)
 	meta, err := q.validate(name, exists, s.isReserved(name))
 	if err != nil {
@@ -69,7 +72,7 @@ func (s *Server) putUser(w http.ResponseWriter, r *http.Request, p httprouter.Pa
 	if err != nil {
 		return err
 	}
-	if exists { // the update may disable the user or change its password
+	if !res.Created { // the update may disable the user or change its password
 		s.awaitReplicas(r.Context(), index)
 	}
 	writeJSON(w, r, http.StatusOK, map[string]bool{"created": res.Created})
@@ -142,10 +145,11 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p httprouter
 	if err != nil {
 		return err
 	}
+	// Found or not (deleted by an earlier request), the answer says the
+	// user is gone: it holds everywhere before it is given.
+	s.awaitReplicas(r.Context(), index)
 	found, status := res.Status == fsm.OK, http.StatusOK
-	if found {
-		s.awaitReplicas(r.Context(), index)
-	} else {
+	if !found {
 		status = http.StatusNotFound
 	}
 	writeJSON(w, r, status, map[string]bool{"found": found})
@@ -190,10 +194,11 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, name string
 	if err != nil {
 		return err
 	}
+	// A user deleted meanwhile is a revocation too: wait either way.
+	s.awaitReplicas(r.Context(), index)
 	if res.Status == fsm.NotFound {
 		return userNotFound(name)
 	}
-	s.awaitReplicas(r.Context(), index)
 	writeJSON(w, r, http.StatusOK, empty)
 	return nil
 }
@@ -215,11 +220,11 @@ func (s *Server) setEnabled(enabled bool) handlerFunc {
 		if err != nil {
 			return err
 		}
+		if !enabled || res.Status == fsm.NotFound { // disabled or deleted, now or before
+			s.awaitReplicas(r.Context(), index)
+		}
 		if res.Status == fsm.NotFound {
 			return userNotFound(name)
-		}
-		if !enabled {
-			s.awaitReplicas(r.Context(), index)
 		}
 		writeJSON(w, r, http.StatusOK, empty)
 		return nil

@@ -84,7 +84,7 @@ func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout)
 	defer cancel()
-	if err := await(ctx, n.raft.VerifyLeader()); err != nil {
+	if err := n.verifyLeader(ctx); err != nil {
 		return 0, n.readErr(err)
 	}
 	term, err := n.commitTerm(ctx)
@@ -101,6 +101,42 @@ func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	return n.fsm.AppliedIndex(), nil
+}
+
+// verifyLeader confirms that a quorum of voters still follows this leader.
+// hashicorp/raft's VerifyLeader counts the acknowledgements of non-voters
+// too (v1.7.3: verifyLeader asks every replication, quorumSize counts
+// voters), so a deposed leader that still reaches a non-voter could pass
+// it. While the configuration has non-voters, leadership is confirmed by
+// committing a readMarker instead: a commit needs a quorum of voters.
+// The configuration is read before and after VerifyLeader, so a non-voter
+// added meanwhile is noticed too.
+func (n *Node) verifyLeader(ctx context.Context) error {
+	if n.hasNonVoters() {
+		return await(ctx, n.raft.Apply(readMarker, enqueueTimeout(ctx)))
+	}
+	if err := await(ctx, n.raft.VerifyLeader()); err != nil {
+		return err
+	}
+	if n.hasNonVoters() {
+		return await(ctx, n.raft.Apply(readMarker, enqueueTimeout(ctx)))
+	}
+	return nil
+}
+
+// hasNonVoters reports whether the latest configuration has a non-voter
+// (or cannot be read, which is answered as if it had).
+func (n *Node) hasNonVoters() bool {
+	cfg, err := n.configuration()
+	if err != nil {
+		return true
+	}
+	for _, s := range cfg.Servers {
+		if s.Suffrage != raft.Voter {
+			return true
+		}
+	}
+	return false
 }
 
 // commitTerm makes sure an entry of the current term is committed, which a

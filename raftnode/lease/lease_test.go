@@ -1,0 +1,77 @@
+package lease
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// fakeClock is a Clock the test moves by hand.
+type fakeClock struct{ t time.Duration }
+
+func (c *fakeClock) now() time.Duration { return c.t }
+
+const length = 5 * time.Second
+
+func newTable() (*Table, *fakeClock) {
+	c := &fakeClock{t: time.Hour}
+	tb := New(length, c.now)
+	tb.Lead(1)
+	c.t += length // the take-over time is over
+	return tb, c
+}
+
+func TestHolders_WaitsOnlyForGrantsRecordedUpToTheCommit(t *testing.T) {
+	tb, c := newTable()
+	tb.Grant("a", 1)
+	c.t += time.Second
+	at := tb.Now() // a revocation commits
+	c.t += time.Second
+	tb.Grant("b", 1) // after the commit: its index includes the revocation
+	tb.Grant("a", 1)
+	got := tb.Holders(at, "leader", []string{"leader", "a", "b"})
+	want := []Hold{{Member: "a", Left: length - 2*time.Second}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("holders = %v, want %v", got, want)
+	}
+}
+
+func TestHolders_AMemberOutOfContactLongerThanALeaseCostsNothing(t *testing.T) {
+	tb, c := newTable()
+	tb.Grant("a", 1)
+	c.t += length
+	if got := tb.Holders(tb.Now(), "leader", []string{"leader", "a"}); len(got) != 0 {
+		t.Fatalf("holders = %v, want none once the grant has ended", got)
+	}
+}
+
+func TestHolders_RemovedMemberWaitsUntilItsGrantEnds(t *testing.T) {
+	tb, c := newTable()
+	tb.Grant("gone", 1)
+	c.t += time.Second
+	got := tb.Holders(tb.Now(), "leader", []string{"leader"})
+	if len(got) != 1 || got[0].Member != "gone" || got[0].Left != length-time.Second {
+		t.Fatalf("holders = %v, want the removed member for the rest of its grant", got)
+	}
+}
+
+func TestHolders_NewLeaderCountsEveryMemberForOneLength(t *testing.T) {
+	c := &fakeClock{t: time.Hour}
+	tb := New(length, c.now)
+	tb.Lead(3)
+	c.t += time.Second
+	got := tb.Holders(tb.Now(), "leader", []string{"leader", "a", "b"})
+	want := []Hold{{Member: "a", Left: length - time.Second}, {Member: "b", Left: length - time.Second}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("holders = %v, want %v", got, want)
+	}
+	tb.Lead(3) // the same term again: no new take-over time
+	c.t += length
+	if got := tb.Holders(tb.Now(), "leader", []string{"leader", "a", "b"}); len(got) != 0 {
+		t.Fatalf("holders = %v, want none after the take-over time", got)
+	}
+	tb.Grant("a", 4) // leading again in a later term
+	if got := tb.Holders(tb.Now(), "leader", []string{"leader", "a", "b"}); len(got) != 2 {
+		t.Fatalf("holders = %v, want every member in a new term", got)
+	}
+}
