@@ -145,7 +145,7 @@ func TestRevocation_AFencedReplicaAnswers503UntilItApplies(t *testing.T) {
 	follower.do("GET", "/_security/_authenticate", "", bearer(access)...).want(t, 200)
 	index := leader.node.logLen() + 1
 	path := "/_tokend/cluster/wait_applied?fence=true&index=" + strconv.FormatUint(index, 10)
-	m := follower.do("GET", path, "", headerNodeSecret, testSecret).want(t, 200).json(t)
+	m := follower.do("GET", path, "", follower.proofFor("n1", "GET", path, "")...).want(t, 200).json(t)
 	if m["fenced"] != true {
 		t.Fatalf("wait_applied with fence: %v", m)
 	}
