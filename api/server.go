@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -83,8 +84,13 @@ type Server struct {
 	stream  *http.Client // snapshot transfers, to the leader
 	verify  *verifyCache
 	limits  *authLimits  // password failures per username and client address
+	dummies *dummyCosts  // the hash an unknown user's password is checked against
 	answers *authAnswers // encoded _authenticate answers
 	handler http.Handler
+
+	// unverifiable holds the users whose stored hash was refused unchecked
+	// and logged (warnUnverifiable).
+	unverifiable sync.Map
 
 	meter      *apiMetrics
 	metricRegs []*metrics.Registry // served by serveMetrics, in order
@@ -114,6 +120,7 @@ func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
 		stream:  newStreamClient(cfg.PeerTLS),
 		verify:  newVerifyCache(newBcryptGate(defaultBcryptSlots())),
 		limits:  newAuthLimits(),
+		dummies: newDummyCosts(cfg.NodeSecret),
 		answers: newAuthAnswers(),
 	}
 	reg := cfg.Metrics
