@@ -255,12 +255,15 @@ func (s *Server) checkPassword(r *http.Request, name, password string) (fsm.User
 	}
 	budget := s.limits.budget(name, addr)
 	u, err := s.matchPassword(r.Context(), name, password, budget.reserve)
+	var refused *esError
 	switch {
 	case errors.Is(err, errBadCredentials), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return u, err
 	case errors.Is(err, errBcryptBusy):
 		s.meter.authRefused(refusedBcryptBusy)
-	case budget.refused:
+	case errors.As(err, &refused) && refused.status == http.StatusTooManyRequests:
+		// Out of failure budget: this check's reservation, or that of an
+		// identical check it joined (verifyFlights), was refused.
 		s.meter.authRefused(refusedRateLimited)
 	}
 	budget.refund()

@@ -228,8 +228,10 @@ func TestAuthLimits_ConcurrentWrongPasswordsRunAtMostTheBurst(t *testing.T) {
 	if count[401] != userFailureBurst || count[429] != clients-userFailureBurst {
 		t.Fatalf("statuses %v", count)
 	}
-	// The budget comes back as documented, and successes spend none of it.
 	gate.bcrypt = bcrypt.CompareHashAndPassword
+	e, _ := n.scrapeMetrics("/metrics", basicAuth("monty", "monty-pw")...)
+	wantCount(t, e, clients-userFailureBurst, "tokend_auth_refused_total", "reason", "rate_limited")
+	// The budget comes back as documented, and successes spend none of it.
 	n.do("POST", "/_security/oauth2/token", grantBody("alice", "alice-pw")).want(t, 429)
 	clock.advance(userFailureBurst * userFailureEvery)
 	for range 3 {

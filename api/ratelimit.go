@@ -79,8 +79,7 @@ func (l *authLimits) blocked(user, addr string) error {
 type checkBudget struct {
 	l          *authLimits
 	user, addr string
-	held       int  // failures reserved and not refunded
-	refused    bool // a reservation was refused
+	held       int // failures reserved and not refunded
 }
 
 // budget returns the claim of a check of user's password from addr.
@@ -99,7 +98,6 @@ func (b *checkBudget) reserve() error {
 		b.l.users.give(b.user, now)
 	}
 	if wait > 0 {
-		b.refused = true
 		return tooManyFailures(wait)
 	}
 	b.held++
