@@ -236,28 +236,43 @@ func (s *Server) authBasic(r *http.Request, value string) (*principal, error) {
 // errBadCredentials for a wrong password or an unknown or disabled user,
 // with a bcrypt comparison in every case so that timing does not tell them
 // apart. Before failing it catches up with the leader, since the user or the
-// password may be newer than this node's state. A username or client address
-// out of failure budget gets a 429 without any check (authLimits); each
-// failure spends budget of both.
+// password may be newer than this node's state.
+//
+// A username or client address out of failure budget gets a 429 without
+// any check (authLimits). Each bcrypt comparison reserves one failure of
+// both budgets before it runs (checkBudget), so that comparisons in flight
+// count against them. The reservations are kept when the password was
+// wrong, and when the request ended while it waited or compared (the
+// comparison may have run); they are given back otherwise: on success, and
+// when the check could not finish (no bcrypt slot, shutdown, no contact
+// with the leader).
 func (s *Server) checkPassword(r *http.Request, name, password string) (fsm.User, error) {
 	addr := s.clientAddr(r)
 	if err := s.limits.blocked(name, addr); err != nil {
 		s.meter.authRefused(refusedRateLimited)
 		return fsm.User{}, err
 	}
-	u, err := s.matchPassword(r.Context(), name, password)
+	budget := s.limits.budget(name, addr)
+	u, err := s.matchPassword(r.Context(), name, password, budget.reserve)
+	var refused *esError
 	switch {
-	case errors.Is(err, errBadCredentials):
-		s.limits.failed(name, addr)
+	case errors.Is(err, errBadCredentials), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return u, err
 	case errors.Is(err, errBcryptBusy):
 		s.meter.authRefused(refusedBcryptBusy)
+	case errors.As(err, &refused) && refused.status == http.StatusTooManyRequests:
+		// Out of failure budget: this check's reservation, or that of an
+		// identical check it joined (verifyFlights), was refused.
+		s.meter.authRefused(refusedRateLimited)
 	}
+	budget.refund()
 	return u, err
 }
 
-// matchPassword is checkPassword without the failure limits. The user it
+// matchPassword is checkPassword without the failure limits; reserve is
+// called before each bcrypt comparison (verifyCache.check). The user it
 // returns shares memory with the state (fsm.FSM.SharedUser): read only.
-func (s *Server) matchPassword(ctx context.Context, name, password string) (fsm.User, error) {
+func (s *Server) matchPassword(ctx context.Context, name, password string, reserve func() error) (fsm.User, error) {
 	u, found := s.state.SharedUser(name)
 	if !found {
 		if err := s.catchUp(ctx); err != nil {
@@ -265,7 +280,7 @@ func (s *Server) matchPassword(ctx context.Context, name, password string) (fsm.
 		}
 		u, found = s.state.SharedUser(name)
 	}
-	if ok, err := s.passwordMatches(ctx, name, u, found, password); ok || err != nil {
+	if ok, err := s.passwordMatches(ctx, name, u, found, password, reserve); ok || err != nil {
 		return u, err
 	}
 	if !found {
@@ -277,7 +292,7 @@ func (s *Server) matchPassword(ctx context.Context, name, password string) (fsm.
 	}
 	fresh, ok := s.state.SharedUser(name)
 	if ok && (fresh.Enabled != u.Enabled || subtle.ConstantTimeCompare(fresh.Hash, u.Hash) != 1) {
-		if match, err := s.passwordMatches(ctx, name, fresh, true, password); match || err != nil {
+		if match, err := s.passwordMatches(ctx, name, fresh, true, password, reserve); match || err != nil {
 			return fresh, err
 		}
 	}
@@ -298,20 +313,32 @@ func credentialFailure(u fsm.User, found bool) authFailure {
 }
 
 // passwordMatches reports whether password is u's and u may log in. An
-// unknown user is compared against a dummy hash to spend the same time. It
-// fails only if the comparison finds no bcrypt slot (bcryptGate.compare).
-func (s *Server) passwordMatches(ctx context.Context, name string, u fsm.User, found bool, password string) (bool, error) {
+// unknown user, or one whose stored hash cannot be verified (verifiable), is
+// compared against a dummy hash of the cost a real user would have
+// (dummyCosts), to spend the same time. It fails only if reserve refused or
+// the comparison could not run (verifyCache.check).
+func (s *Server) passwordMatches(ctx context.Context, name string, u fsm.User, found bool, password string, reserve func() error) (bool, error) {
 	hash := u.Hash
-	if !found || len(hash) == 0 {
-		hash = dummyHash
+	usable := found && len(hash) > 0 && verifiable(hash)
+	if found && len(hash) > 0 && !usable {
+		s.warnUnverifiable(name)
 	}
-	ok, err := s.verify.check(ctx, name, hash, password)
-	return ok && found && u.Enabled && len(u.Hash) > 0, err
+	if !usable {
+		hash = s.dummies.hash(s.state, name)
+	}
+	ok, err := s.verify.check(ctx, name, hash, password, reserve)
+	return ok && usable && u.Enabled, err
 }
 
-// dummyHash is a bcrypt hash (cost 10, as real hashes) of a random string
-// nobody knows, compared against when the user does not exist.
-var dummyHash = []byte("$2a$10$beF1EpR5uFX3md/417gI3.Xsv7CZzmMHwrFSUH1V400rgImpx.aIy")
+// warnUnverifiable logs, once per user and process, that name's stored hash
+// is refused unchecked: the user cannot log in until an administrator sets
+// a new password.
+func (s *Server) warnUnverifiable(name string) {
+	if _, logged := s.unverifiable.LoadOrStore(name, true); !logged {
+		s.log.Warn("stored password hash is not bcrypt or its cost is above max_cost: every password for the user is refused until an administrator sets a new one",
+			"user", name, "max_cost", maxHashCost)
+	}
+}
 
 // realmOf is the realm a user authenticates against.
 func realmOf(u fsm.User) fsm.Realm {

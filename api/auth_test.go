@@ -106,7 +106,7 @@ func TestVerifyCache_RemembersOnlyTheRightPasswordForTheSameHash(t *testing.T) {
 	u, _ := newLeader(t, nil).srv.state.User("alice")
 	check := func(hash []byte, pw string) bool {
 		t.Helper()
-		ok, err := c.check(context.Background(), "alice", hash, pw)
+		ok, err := c.check(context.Background(), "alice", hash, pw, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

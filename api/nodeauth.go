@@ -159,7 +159,7 @@ func (s *Server) authenticateNode(r *http.Request) (*http.Request, error) {
 
 // refuse counts a failed node authentication from remote and returns its 401.
 func (g *nodeGuard) refuse(remote string, now time.Time, why nodeFailure, reason string) error {
-	g.fails.fail(remote, now)
+	g.fails.take(remote, now)
 	g.failures[why].Inc()
 	return unauthorized(reason)
 }

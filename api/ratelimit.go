@@ -31,14 +31,18 @@ const headerClientAddr = "X-Tokend-Client-Addr"
 // authLimits limits password failures (Basic authentication and the password
 // grant) per username and per client address, on each node.
 //
-// Policy: only failures spend budget. While either the username or the
-// address has no budget left, a password is refused with 429 and
-// Retry-After before it is checked, so no bcrypt time is spent on it. A
-// success resets nothing: an attacker's address does not get its budget back
-// by logging in with an account of its own. The legitimate user of an
-// attacked username is locked out only while failures keep coming; once
-// they stop, the username's budget comes back over time (at most
-// userFailureBurst*userFailureEvery).
+// Policy: only failures spend budget. Every bcrypt comparison reserves one
+// failure of both budgets before it runs (checkBudget), and the check gives
+// it back if it succeeds, so comparisons in flight count: however many
+// checks arrive at once, no more than the budget of them reach bcrypt. (A
+// check that joins an identical one in flight, verifyFlights, runs no
+// comparison and reserves nothing.) While either the username or the address has no budget
+// left, a password is refused with 429 and Retry-After before it is
+// checked, so no bcrypt time is spent on it. A success resets nothing: an
+// attacker's address does not get its budget back by logging in with an
+// account of its own. The legitimate user of an attacked username is locked
+// out only while failures keep coming; once they stop, the username's
+// budget comes back over time (at most userFailureBurst*userFailureEvery).
 type authLimits struct {
 	users, addrs *failureLimiter
 	// now is the clock; tests replace it.
@@ -53,35 +57,86 @@ func newAuthLimits() *authLimits {
 	}
 }
 
-// blocked returns the 429 for user from addr if either is out of budget.
-// An empty addr (a node's own request) has no address budget.
+// blocked returns the 429 for user from addr if either is out of budget,
+// without spending any. An empty addr (a node's own request) has no
+// address budget.
 func (l *authLimits) blocked(user, addr string) error {
 	now := l.now()
 	wait := l.users.wait(user, now)
 	if addr != "" {
 		wait = max(wait, l.addrs.wait(addr, now))
 	}
-	if wait <= 0 {
-		return nil
+	if wait > 0 {
+		return tooManyFailures(wait)
 	}
+	return nil
+}
+
+// checkBudget is one password check's claim on its username's and client
+// address's budgets: one failure of each reserved per bcrypt comparison the
+// check runs. It is used by one goroutine.
+type checkBudget struct {
+	l          *authLimits
+	user, addr string
+	held       int // failures reserved and not refunded
+}
+
+// budget returns the claim of a check of user's password from addr.
+func (l *authLimits) budget(user, addr string) *checkBudget {
+	return &checkBudget{l: l, user: user, addr: addr}
+}
+
+// reserve spends one failure of both budgets for a comparison about to run,
+// or returns the 429 if either has none left (and spends nothing). An
+// empty addr (a node's own request) has no address budget.
+func (b *checkBudget) reserve() error {
+	now := b.l.now()
+	wait := b.l.users.take(b.user, now)
+	switch {
+	case b.addr == "":
+	case wait > 0:
+		wait = max(wait, b.l.addrs.wait(b.addr, now))
+	default:
+		if wait = b.l.addrs.take(b.addr, now); wait > 0 {
+			b.l.users.give(b.user, now)
+		}
+	}
+	if wait > 0 {
+		return tooManyFailures(wait)
+	}
+	b.held++
+	return nil
+}
+
+// refund gives back every failure b reserved, for a check that did not fail.
+func (b *checkBudget) refund() {
+	now := b.l.now()
+	for ; b.held > 0; b.held-- {
+		b.l.users.give(b.user, now)
+		if b.addr != "" {
+			b.l.addrs.give(b.addr, now)
+		}
+	}
+}
+
+// tooManyFailures is the 429 for a key that must wait before it may fail
+// again.
+func tooManyFailures(wait time.Duration) error {
 	secs := int(math.Ceil(wait.Seconds()))
 	return &esError{status: http.StatusTooManyRequests, typ: "es_rejected_execution_exception",
 		reason: fmt.Sprintf("too many failed authentication attempts; try again in %ds", secs),
 		retry:  true, retryAfter: secs}
 }
 
-// failed spends one failure of user's and addr's budgets.
-func (l *authLimits) failed(user, addr string) {
-	now := l.now()
-	l.users.fail(user, now)
-	if addr != "" {
-		l.addrs.fail(addr, now)
-	}
-}
-
 // failureLimiter is a token bucket per key in its compact form (GCRA): each
 // key holds the time at which its budget will be full again. Keys whose
 // budget is full are not tracked.
+//
+// It does not use golang.org/x/time/rate, whose Reservation has the same
+// reserve-then-Cancel shape: a rate.Limiter per key is a mutex and five
+// fields where this keeps one time, and a key whose budget is full again
+// could only be dropped by asking its limiter under its own lock, which
+// makes bounding the tracked keys (makeRoom) a scan of locks.
 type failureLimiter struct {
 	burst   int
 	every   time.Duration
@@ -99,8 +154,12 @@ func newFailureLimiter(burst int, every time.Duration, maxKeys int) *failureLimi
 // has budget left.
 func (f *failureLimiter) wait(key string, now time.Time) time.Duration {
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.waitLocked(key, now)
+}
+
+func (f *failureLimiter) waitLocked(key string, now time.Time) time.Duration {
 	full, ok := f.full[key]
-	f.mu.Unlock()
 	if !ok {
 		return 0
 	}
@@ -108,10 +167,14 @@ func (f *failureLimiter) wait(key string, now time.Time) time.Duration {
 	return max(0, full.Sub(now)-time.Duration(f.burst-1)*f.every)
 }
 
-// fail spends one failure of key's budget.
-func (f *failureLimiter) fail(key string, now time.Time) {
+// take spends one failure of key's budget if it has one left and returns 0;
+// otherwise it spends nothing and returns how long key must wait.
+func (f *failureLimiter) take(key string, now time.Time) time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if wait := f.waitLocked(key, now); wait > 0 {
+		return wait
+	}
 	full, ok := f.full[key]
 	if !ok {
 		f.makeRoom(now)
@@ -119,11 +182,23 @@ func (f *failureLimiter) fail(key string, now time.Time) {
 	if full.Before(now) {
 		full = now
 	}
-	full = full.Add(f.every)
-	if limit := now.Add(time.Duration(f.burst) * f.every); full.After(limit) {
-		full = limit
+	f.full[key] = full.Add(f.every)
+	return 0
+}
+
+// give returns one failure to key's budget, which take spent.
+func (f *failureLimiter) give(key string, now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	full, ok := f.full[key]
+	if !ok {
+		return
 	}
-	f.full[key] = full
+	if full = full.Add(-f.every); full.After(now) {
+		f.full[key] = full
+	} else {
+		delete(f.full, key)
+	}
 }
 
 // makeRoom keeps the map under maxKeys before a key is added: it drops keys

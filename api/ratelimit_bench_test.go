@@ -5,44 +5,59 @@ import (
 	"testing"
 )
 
-// The per-request cost of the failure limits, paid before every password
+// The per-request cost of the failure limits, paid around every password
 // check (Basic authentication and the password grant; Bearer tokens never
-// consult them). Untracked keys are the common case: a key is tracked only
-// while it has failures to pay back.
+// consult them): the check that neither key is out of budget, a
+// reservation before the comparison and, on success, its refund. Untracked
+// keys are the common case: a key is tracked only while it has failures to
+// pay back or comparisons in flight.
 
-func BenchmarkAuthLimits_BlockedUntracked(b *testing.B) {
+// limitsRound is what one successful password check costs the limits.
+func limitsRound(l *authLimits) bool {
+	if l.blocked("elastic", "127.0.0.1") != nil {
+		return false
+	}
+	b := l.budget("elastic", "127.0.0.1")
+	if b.reserve() != nil {
+		return false
+	}
+	b.refund()
+	return true
+}
+
+func BenchmarkAuthLimits_CheckUntracked(b *testing.B) {
 	l := newAuthLimits()
 	b.ReportAllocs()
 	for b.Loop() {
-		if l.blocked("elastic", "127.0.0.1") != nil {
-			b.Fatal("an untracked key was blocked")
+		if !limitsRound(l) {
+			b.Fatal("an untracked key was refused")
 		}
 	}
 }
 
-func BenchmarkAuthLimits_BlockedTracked(b *testing.B) {
+func BenchmarkAuthLimits_CheckTracked(b *testing.B) {
 	l := newAuthLimits()
-	l.failed("elastic", "127.0.0.1") // one failure: tracked, still within budget
+	_ = l.budget("elastic", "127.0.0.1").reserve() // one failure: tracked, still within budget
 	b.ReportAllocs()
 	for b.Loop() {
-		if l.blocked("elastic", "127.0.0.1") != nil {
-			b.Fatal("a key with budget left was blocked")
+		if !limitsRound(l) {
+			b.Fatal("a key with budget left was refused")
 		}
 	}
 }
 
-// BenchmarkAuthLimits_BlockedParallel shows the contention on the limiters'
+// BenchmarkAuthLimits_CheckParallel shows the contention on the limiters'
 // mutexes when every core checks at once, with 10,000 tracked keys.
-func BenchmarkAuthLimits_BlockedParallel(b *testing.B) {
+func BenchmarkAuthLimits_CheckParallel(b *testing.B) {
 	l := newAuthLimits()
 	for i := range maxLimitedKeys {
-		l.users.fail("user"+strconv.Itoa(i), l.now())
+		l.users.take("user"+strconv.Itoa(i), l.now())
 	}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if l.blocked("elastic", "127.0.0.1") != nil {
-				b.Error("an untracked key was blocked")
+			if !limitsRound(l) {
+				b.Error("an untracked key was refused")
 				return
 			}
 		}

@@ -130,14 +130,14 @@ func TestFailureLimiter_TrackedKeysAreBounded(t *testing.T) {
 	t.Parallel()
 	f := newFailureLimiter(2, time.Second, 3)
 	now := time.Unix(0, 0)
-	f.fail("a", now)
-	f.fail("a", now)
-	f.fail("b", now.Add(time.Millisecond))
-	f.fail("c", now.Add(2*time.Millisecond))
+	f.take("a", now)
+	f.take("a", now)
+	f.take("b", now.Add(time.Millisecond))
+	f.take("c", now.Add(2*time.Millisecond))
 	if f.wait("a", now) != time.Second {
 		t.Fatalf("a waits %v", f.wait("a", now))
 	}
-	f.fail("d", now.Add(3*time.Millisecond)) // full: b, whose budget comes back first, is forgotten
+	f.take("d", now.Add(3*time.Millisecond)) // full: b, whose budget comes back first, is forgotten
 	if len(f.full) != 3 || f.wait("a", now) == 0 {
 		t.Fatalf("tracked %v", f.full)
 	}
@@ -145,7 +145,7 @@ func TestFailureLimiter_TrackedKeysAreBounded(t *testing.T) {
 		t.Fatal("b kept")
 	}
 	later := now.Add(time.Hour)
-	f.fail("e", later) // every budget is full again: all forgotten
+	f.take("e", later) // every budget is full again: all forgotten
 	if len(f.full) != 1 || f.wait("a", later) != 0 {
 		t.Fatalf("tracked %v", f.full)
 	}

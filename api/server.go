@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -85,8 +86,13 @@ type Server struct {
 	verify  *verifyCache
 	limits  *authLimits  // password failures per username and client address
 	peers   *nodeGuard   // node proofs: replay guard, failure limits per address
+	dummies *dummyCosts  // the hash an unknown user's password is checked against
 	answers *authAnswers // encoded _authenticate answers
 	handler http.Handler
+
+	// unverifiable holds the users whose stored hash was refused unchecked
+	// and logged (warnUnverifiable).
+	unverifiable sync.Map
 
 	meter      *apiMetrics
 	metricRegs []*metrics.Registry // served by serveMetrics, in order
@@ -122,6 +128,7 @@ func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
 		stream:  newStreamClient(cfg.PeerTLS),
 		verify:  newVerifyCache(newBcryptGate(defaultBcryptSlots())),
 		limits:  newAuthLimits(),
+		dummies: newDummyCosts(cfg.NodeSecret),
 		answers: newAuthAnswers(),
 		clock:   &logClock{wall: cfg.Clock, state: state, log: cfg.Logger},
 		grants:  newLeaseLedger(),

@@ -161,8 +161,14 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p httpro
 	return s.setPassword(w, r, p.ByName("name"))
 }
 
+// selfServiceHash refuses a password_hash sent by a user who is not a
+// superuser: a ready-made hash would let any user choose the bcrypt cost
+// that every later check of its password pays.
+const selfServiceHash = "[password_hash] may only be set by a superuser; send [password] to change your own password"
+
 // setPassword changes name's password ("" for the caller's own). Every user
-// may change its own password; others need the superuser role.
+// may change its own password, giving the password itself; others need the
+// superuser role, which may also give a bcrypt hash (passwordInput).
 func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, name string) error {
 	caller, err := s.authenticate(r)
 	if err != nil {
@@ -177,6 +183,9 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, name string
 	var q passwordInput
 	if err := decodeBody(r, &q); err != nil {
 		return err
+	}
+	if q.PasswordHash != nil && !caller.has(privSuperuser) {
+		return validationFailed(selfServiceHash)
 	}
 	if msgs := q.problems(true, "password must be specified"); len(msgs) > 0 {
 		return validationFailed(msgs...)

@@ -73,8 +73,11 @@ func (p passwordInput) problems(required bool, missing string) []string {
 		if err != nil {
 			return []string{"The provided password hash is not a hash or it could not be resolved to a supported hash algorithm. The supported password hash algorithms are [bcrypt]"}
 		}
-		if cost < bcryptCost {
-			return []string{fmt.Sprintf("password hashes must use a bcrypt cost of at least [%d]", bcryptCost)}
+		switch {
+		case cost < minHashCost:
+			return []string{fmt.Sprintf("password hashes must use a bcrypt cost of at least [%d]", minHashCost)}
+		case cost > maxHashCost:
+			return []string{fmt.Sprintf("password hashes must use a bcrypt cost of at most [%d]", maxHashCost)}
 		}
 	case required:
 		return []string{missing}

@@ -48,10 +48,11 @@ func newVerifyCache(gate *bcryptGate) *verifyCache {
 }
 
 // check reports whether password matches the bcrypt hash stored for name;
-// it fails only if the comparison finds no bcrypt slot (bcryptGate.compare).
-// Identical checks in progress at the same time share one comparison
-// (verifyFlights).
-func (c *verifyCache) check(ctx context.Context, name string, hash []byte, password string) (bool, error) {
+// it fails only if reserve refuses or the comparison could not run
+// (bcryptGate.compare). Identical checks in progress at the same time share
+// one comparison (verifyFlights). reserve, unless nil, is called right
+// before a comparison runs, and a comparison runs only if it succeeds.
+func (c *verifyCache) check(ctx context.Context, name string, hash []byte, password string, reserve func() error) (bool, error) {
 	sum := c.passwordMAC(password)
 	now := time.Now()
 	c.mu.Lock()
@@ -61,6 +62,11 @@ func (c *verifyCache) check(ctx context.Context, name string, hash []byte, passw
 		return true, nil
 	}
 	return c.flights.do(ctx, flightKeyOf(name, hash, sum), func() (bool, error) {
+		if reserve != nil {
+			if err := reserve(); err != nil {
+				return false, err
+			}
+		}
 		if ok, err := c.gate.compare(ctx, hash, password); !ok || err != nil {
 			return false, err
 		}

@@ -265,6 +265,7 @@ func (d *daemon) shutdown(stopHousekeeping context.CancelFunc, hkDone <-chan str
 	var errs []error
 	ctx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
 	defer cancel()
+	d.api.RefusePasswordChecks()
 	if err := d.http.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("http shutdown: in-flight requests cut off after %s: %w", httpShutdownTimeout, err))
 		_ = d.http.Close()
