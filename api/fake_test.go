@@ -25,12 +25,16 @@ type fakeNode struct {
 	id    string
 	state *fsm.FSM
 
-	mu           sync.Mutex
-	applied      uint64
-	leader       bool
-	leaderID     string
-	proposeErrs  []error // returned by the next Propose calls, in order
-	readIndexErr error   // returned by ReadIndex while set (a deposed leader)
+	mu          sync.Mutex
+	applied     uint64
+	leader      bool
+	leaderID    string
+	proposeErrs []error // returned by the next Propose calls, in order
+	// hold, while set, holds every proposal until it is closed; held
+	// counts the proposals that were held.
+	hold         chan struct{}
+	held         int
+	readIndexErr error // returned by ReadIndex while set (a deposed leader)
 	proposals    []fsm.Command
 	readIndexes  int
 	waits        []uint64
@@ -41,6 +45,9 @@ type fakeNode struct {
 	promoted     []string
 	transfers    []string
 	onTransfer   func(target string)
+	// changed is closed, and replaced, whenever set or a transfer may have
+	// changed the leader (LeaderChange).
+	changed chan struct{}
 	// skew is added to the time the API stamps on each proposal: the state
 	// machine sees the request as made that much later (or, negative,
 	// earlier), which is how tests move a token's history into the past.
@@ -89,6 +96,15 @@ func (n *fakeNode) Propose(ctx context.Context, c fsm.Command) (fsm.Result, uint
 	defer n.mu.Unlock()
 	n.proposals = append(n.proposals, c)
 	c.Header().Time += n.skew.Milliseconds()
+	if hold := n.hold; hold != nil {
+		// A leader cut off or paused: the entry is appended but cannot
+		// commit until the hold is released; then it does, whoever leads.
+		n.held++
+		n.mu.Unlock()
+		<-hold
+		n.mu.Lock()
+		return n.appendAndApply(c)
+	}
 	if !n.leader {
 		return fsm.Result{}, 0, raftnode.ErrNotLeader
 	}
@@ -99,15 +115,21 @@ func (n *fakeNode) Propose(ctx context.Context, c fsm.Command) (fsm.Result, uint
 			return fsm.Result{}, 0, injected
 		}
 	}
-	n.log.mu.Lock()
-	n.log.entries = append(n.log.entries, c)
-	index := uint64(len(n.log.entries))
-	n.log.mu.Unlock()
-	res := n.applyTo(index)
+	res, index, _ := n.appendAndApply(c)
 	if injected != nil {
 		return fsm.Result{}, 0, raftnode.ErrIndeterminate
 	}
 	return res, index, nil
+}
+
+// appendAndApply appends c to the log and applies the log up to it; the
+// caller holds n.mu.
+func (n *fakeNode) appendAndApply(c fsm.Command) (fsm.Result, uint64, error) {
+	n.log.mu.Lock()
+	n.log.entries = append(n.log.entries, c)
+	index := uint64(len(n.log.entries))
+	n.log.mu.Unlock()
+	return n.applyTo(index), index, nil
 }
 
 func (n *fakeNode) IsLeader() bool {
@@ -203,6 +225,7 @@ func (n *fakeNode) TransferLeadershipTo(ctx context.Context, id string) error {
 	n.transfers = append(n.transfers, target)
 	if target != n.id {
 		n.leader, n.leaderID = false, target
+		n.leaderMayHaveChanged()
 	}
 	hook := n.onTransfer
 	n.mu.Unlock()
@@ -213,6 +236,23 @@ func (n *fakeNode) TransferLeadershipTo(ctx context.Context, id string) error {
 }
 
 func (n *fakeNode) Addr() string { return n.id + ":9300" }
+
+func (n *fakeNode) LeaderChange() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.changed == nil {
+		n.changed = make(chan struct{})
+	}
+	return n.changed
+}
+
+// leaderMayHaveChanged wakes LeaderChange's waiters; the caller holds n.mu.
+func (n *fakeNode) leaderMayHaveChanged() {
+	if n.changed != nil {
+		close(n.changed)
+		n.changed = nil
+	}
+}
 
 func (n *fakeNode) Remove(ctx context.Context, id string) error {
 	n.mu.Lock()
@@ -255,4 +295,5 @@ func (n *fakeNode) set(f func(n *fakeNode)) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	f(n)
+	n.leaderMayHaveChanged()
 }

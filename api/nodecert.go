@@ -6,8 +6,9 @@ import (
 )
 
 // nodeHeaders are the headers only another node of the cluster sends: a
-// forwarded request's origin and client address, and the node secret.
-var nodeHeaders = []string{headerForwarded, headerClientAddr, headerNodeSecret}
+// forwarded request's origin, client address and request ID, and the node
+// secret.
+var nodeHeaders = []string{headerForwarded, headerClientAddr, headerNodeSecret, headerRequestID}
 
 // fromClusterNode reports whether r came over TLS with a client certificate
 // that chains to the cluster CA (Config.ClusterCA). The TLS layer has
