@@ -31,7 +31,7 @@ type node struct {
 	// uid, when not 0, is the user the process runs as, so that the
 	// cluster's Firewall can tell its connections apart.
 	uid uint32
-	out      *testkit.Buffer
+	out *testkit.Buffer
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
