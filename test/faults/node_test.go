@@ -28,10 +28,10 @@ type node struct {
 	dataDir   string
 	// joinArgs is --bootstrap or --join with its URLs.
 	joinArgs []string
+	out      *testkit.Buffer
 	// uid, when not 0, is the user the process runs as, so that the
 	// cluster's Firewall can tell its connections apart.
 	uid uint32
-	out *testkit.Buffer
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
