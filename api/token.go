@@ -114,7 +114,8 @@ func (s *Server) tokenRoute(h handlerFunc) handlerFunc {
 // password and client_credentials grants: it checks the credentials and
 // proposes the new token through its batcher (which needs the node secret
 // or a cluster CA on a follower). A refresh is served by the leader, which
-// decides single use, and forwarded to it from a follower.
+// decides single use, and relayed to it from a follower, under one request
+// ID, to the next leader if that one is lost (relay).
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
 	r, err := s.adoptRequestID(r)
 	if err != nil {

@@ -121,6 +121,20 @@ func wantAuth(c *cluster, nd *node, access string, status int) {
 	})
 }
 
+// firstRefusal polls nd with access until nd refuses it (401) and returns
+// the time since from, or requestTimeout if it never does.
+func firstRefusal(nd *node, access string, from time.Time) time.Duration {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for time.Since(from) < requestTimeout {
+		if do(nd, http.MethodGet, "/_security/_authenticate", "", access).status == http.StatusUnauthorized {
+			return time.Since(from)
+		}
+		<-tick.C
+	}
+	return requestTimeout
+}
+
 // rerouted injects fault on the leader (it returns the heal), sends a
 // grant and an invalidation through a follower at that moment, and checks
 // that both succeed, before the server's request timeout, with one effect
@@ -137,7 +151,10 @@ func rerouted(t *testing.T, c *cluster, what string, fault func(leader *node) (h
 		_, victim = grant(f)
 		before := sameRecords(c)
 
+		faulted := time.Now()
 		heal := fault(l)
+		revoked := make(chan time.Duration, 1)
+		go func() { revoked <- firstRefusal(c.others(l.id)[1], victim, faulted) }()
 		grants, invs := make(chan call, 1), make(chan call, 1)
 		var access string
 		go func() {
@@ -146,11 +163,11 @@ func rerouted(t *testing.T, c *cluster, what string, fault func(leader *node) (h
 			grants <- a
 		}()
 		go func() { invs <- invalidate(f, victim) }()
-		ga, ia := <-grants, <-invs
+		ga, ia, rv := <-grants, <-invs, <-revoked
 		heal()
-		t.Logf("run %d, leader %s %s: through %s, grant %d in %v, invalidation %d in %v (no fault: %v and %v)",
+		t.Logf("run %d, leader %s %s: through %s, grant %d in %v, invalidation %d in %v, in effect on the other follower after %v (no fault: %v and %v)",
 			run, l.id, what, f.id, ga.status, ga.took.Round(time.Millisecond), ia.status, ia.took.Round(time.Millisecond),
-			g.took.Round(time.Millisecond), inv.took.Round(time.Millisecond))
+			rv.Round(time.Millisecond), g.took.Round(time.Millisecond), inv.took.Round(time.Millisecond))
 		for name, a := range map[string]call{"grant": ga, "invalidation": ia} {
 			if a.status != http.StatusOK || a.took >= serverRequestTimeout {
 				t.Fatalf("%s through %s with the leader %s: %d after %v: %s", name, f.id, what, a.status, a.took, a.body)
