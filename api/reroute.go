@@ -79,11 +79,15 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, p httprouter.Para
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		return h(w, r, p)
 	}, func(ctx context.Context, leaderID, base string) error {
-		var err error
-		if a, err = s.ask(ctx, r, body, leaderID, base); err != nil {
+		answer, err := s.ask(ctx, r, body, leaderID, base)
+		if err != nil {
 			return &leaderGone{err}
 		}
-		return notLeading(a)
+		if err := notLeading(answer); err != nil {
+			return err
+		}
+		a = answer
+		return nil
 	})
 	if err != nil || a == nil {
 		return err // a == nil: this node led and h answered

@@ -252,3 +252,22 @@ func TestReroute_DeposedLeaderSendsTheWriteOnToTheNextOne(t *testing.T) {
 		t.Fatalf("served by %q, want n3", r.header.Get(headerServedBy))
 	}
 }
+
+func TestReroute_FollowerElectedMidWriteProposesItItself(t *testing.T) {
+	t.Parallel()
+	leader, follower, _ := threeNodes(t)
+	access, _ := leader.issueDirect("alice", fsm.NativeRealm, 0)
+	leader.node.set(func(f *fakeNode) { f.leader, f.leaderID = false, "" })
+	var answered sync.Once
+	intercept(leader, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		next.ServeHTTP(w, r) // 503 not_master_exception
+		answered.Do(func() { elect(follower, leader, follower) })
+	})
+	r := follower.do("DELETE", "/_security/oauth2/token", fmt.Sprintf(`{"token":%q}`, access)).want(t, 200)
+	if string(r.body) != `{"invalidated_tokens":1,"previously_invalidated_tokens":0,"error_count":0}` {
+		t.Fatalf("invalidation answered %s", r.body)
+	}
+	if _, ok := lastProposal(t, follower).(*fsm.Invalidate); !ok {
+		t.Fatal("the elected follower did not propose the invalidation")
+	}
+}
