@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -299,7 +300,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, q *tokenRe
 // stored, sealed under the refresh token.
 func (s *Server) spentFor(refreshToken string, presented fsm.Digest, sealed []byte, p pair) (pair, error) {
 	rec, ok := s.state.RefreshToken(presented)
-	if !ok || bytes.Equal(rec.Sealed, sealed) {
+	if !ok || subtle.ConstantTimeCompare(rec.Sealed, sealed) == 1 {
 		return p, nil
 	}
 	stored, err := openPair(refreshToken, rec.Sealed)
