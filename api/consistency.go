@@ -58,15 +58,16 @@ func (s *Server) catchUpOnce(ctx context.Context) error {
 	return nil
 }
 
-// propose stamps c with a fresh request ID and the node's log clock
-// (logClock) and proposes it within the request timeout. An indeterminate
-// outcome is retried once with the same ID, which the state machine
-// deduplicates; a second one is returned (503). On success the applied
-// index is set on w, if given, for a forwarding follower to wait for. It
-// returns the result and log index.
+// propose stamps c with the request's ID (requestIDOf: the one a forwarding
+// node chose, else a fresh one) and the node's log clock (logClock) and
+// proposes it within the request timeout. An indeterminate outcome is
+// retried once with the same ID, which the state machine deduplicates; a
+// second one is returned (503). On success the applied index is set on w,
+// if given, for a forwarding follower to wait for. It returns the result
+// and log index.
 func (s *Server) propose(ctx context.Context, w http.ResponseWriter, c fsm.Command) (fsm.Result, uint64, error) {
 	h := c.Header()
-	h.ID = newRequestID()
+	h.ID = requestIDOf(ctx)
 	h.Time = s.clock.stamp()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()

@@ -39,12 +39,16 @@ type fakeNode struct {
 	id    string
 	state *fsm.FSM
 
-	mu           sync.Mutex
-	applied      uint64
-	leader       bool
-	leaderID     string
-	proposeErrs  []error // returned by the next Propose calls, in order
-	readIndexErr error   // returned by ReadIndex while set (a deposed leader)
+	mu          sync.Mutex
+	applied     uint64
+	leader      bool
+	leaderID    string
+	proposeErrs []error // returned by the next Propose calls, in order
+	// hold, while set, holds every proposal until it is closed; held
+	// counts the proposals that were held.
+	hold         chan struct{}
+	held         int
+	readIndexErr error // returned by ReadIndex while set (a deposed leader)
 	proposals    []fsm.Command
 	readIndexes  int
 	waits        []uint64
@@ -58,6 +62,9 @@ type fakeNode struct {
 
 	// readIndexHold, while set, holds every ReadIndex until it is closed.
 	readIndexHold chan struct{}
+	// changed is closed, and replaced, whenever set or a transfer may have
+	// changed the leader (LeaderChange).
+	changed chan struct{}
 }
 
 // errApplyThenIndeterminate makes Propose apply the entry and still report
@@ -101,6 +108,15 @@ func (n *fakeNode) Propose(ctx context.Context, c fsm.Command) (fsm.Result, uint
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.proposals = append(n.proposals, c)
+	if hold := n.hold; hold != nil {
+		// A leader cut off or paused: the entry is appended but cannot
+		// commit until the hold is released; then it does, whoever leads.
+		n.held++
+		n.mu.Unlock()
+		<-hold
+		n.mu.Lock()
+		return n.appendAndApply(c)
+	}
 	if !n.leader {
 		return fsm.Result{}, 0, raftnode.ErrNotLeader
 	}
@@ -111,15 +127,21 @@ func (n *fakeNode) Propose(ctx context.Context, c fsm.Command) (fsm.Result, uint
 			return fsm.Result{}, 0, injected
 		}
 	}
-	n.log.mu.Lock()
-	n.log.entries = append(n.log.entries, c)
-	index := uint64(len(n.log.entries))
-	n.log.mu.Unlock()
-	res := n.applyTo(index)
+	res, index, _ := n.appendAndApply(c)
 	if injected != nil {
 		return fsm.Result{}, 0, raftnode.ErrIndeterminate
 	}
 	return res, index, nil
+}
+
+// appendAndApply appends c to the log and applies the log up to it; the
+// caller holds n.mu.
+func (n *fakeNode) appendAndApply(c fsm.Command) (fsm.Result, uint64, error) {
+	n.log.mu.Lock()
+	n.log.entries = append(n.log.entries, c)
+	index := uint64(len(n.log.entries))
+	n.log.mu.Unlock()
+	return n.applyTo(index), index, nil
 }
 
 func (n *fakeNode) IsLeader() bool {
@@ -221,6 +243,7 @@ func (n *fakeNode) TransferLeadershipTo(ctx context.Context, id string) error {
 	n.transfers = append(n.transfers, target)
 	if target != n.id {
 		n.leader, n.leaderID = false, target
+		n.leaderMayHaveChanged()
 	}
 	hook := n.onTransfer
 	n.mu.Unlock()
@@ -231,6 +254,23 @@ func (n *fakeNode) TransferLeadershipTo(ctx context.Context, id string) error {
 }
 
 func (n *fakeNode) Addr() string { return n.id + ":9300" }
+
+func (n *fakeNode) LeaderChange() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.changed == nil {
+		n.changed = make(chan struct{})
+	}
+	return n.changed
+}
+
+// leaderMayHaveChanged wakes LeaderChange's waiters; the caller holds n.mu.
+func (n *fakeNode) leaderMayHaveChanged() {
+	if n.changed != nil {
+		close(n.changed)
+		n.changed = nil
+	}
+}
 
 func (n *fakeNode) Remove(ctx context.Context, id string) error {
 	n.mu.Lock()
@@ -273,4 +313,5 @@ func (n *fakeNode) set(f func(n *fakeNode)) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	f(n)
+	n.leaderMayHaveChanged()
 }

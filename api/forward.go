@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -137,28 +138,62 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, r.Method, base+r.URL.RequestURI(), bytes.NewReader(body))
+	a, err := s.ask(ctx, r, body, leaderID, base)
 	if err != nil {
 		return err
 	}
+	return s.answer(ctx, w, a)
+}
+
+// leaderAnswer is the leader's response to a forwarded request.
+type leaderAnswer struct {
+	leaderID string
+	status   int
+	header   http.Header
+	body     []byte
+}
+
+// ask sends r, whose body is body, to the leader at base and reads its
+// answer. A leader that cannot be reached is a 503 naming it.
+func (s *Server) ask(ctx context.Context, r *http.Request, body []byte, leaderID, base string) (*leaderAnswer, error) {
+	req, err := http.NewRequestWithContext(ctx, r.Method, base+r.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
 	copyHeader(req.Header, r.Header)
 	s.signAsNode(req, leaderID, s.clientAddr(r), body, false)
+	s.forwardRequestID(req, r)
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return s.leaderUnreachable(leaderID, err)
+		return nil, s.leaderUnreachable(leaderID, err)
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxForwardedResponse))
 	if err != nil {
-		return s.leaderUnreachable(leaderID, err)
+		return nil, s.leaderUnreachable(leaderID, err)
 	}
-	if err := s.awaitLeaderIndex(ctx, s.cfg.RequestTimeout, leaderID, resp.Header); err != nil {
+	return &leaderAnswer{leaderID: leaderID, status: resp.StatusCode, header: resp.Header, body: answer}, nil
+}
+
+// forwardRequestID puts r's request ID, when it carries one, on req, r
+// forwarded by this node (signAsNode authenticates the call).
+func (s *Server) forwardRequestID(req, r *http.Request) {
+	req.Header.Del(headerRequestID)
+	if id, ok := requestIDIn(r.Context()); ok {
+		req.Header.Set(headerRequestID, hex.EncodeToString(id[:]))
+	}
+}
+
+// answer writes the leader's answer a to w once this node has applied the
+// write it reports (awaitLeaderIndex).
+func (s *Server) answer(ctx context.Context, w http.ResponseWriter, a *leaderAnswer) error {
+	if err := s.awaitLeaderIndex(ctx, s.cfg.RequestTimeout, a.leaderID, a.header); err != nil {
 		return err
 	}
-	copyHeader(w.Header(), resp.Header)
-	w.Header().Set(headerServedBy, leaderID)
-	w.WriteHeader(resp.StatusCode)
-	_, _ = w.Write(answer)
+	copyHeader(w.Header(), a.header)
+	w.Header().Set(headerServedBy, a.leaderID)
+	w.WriteHeader(a.status)
+	_, _ = w.Write(a.body)
 	return nil
 }
 

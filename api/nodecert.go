@@ -6,9 +6,9 @@ import (
 )
 
 // nodeHeaders are the headers only another node of the cluster sends: a
-// forwarded request's origin and client address, the node's proof, and the
-// retired node secret header.
-var nodeHeaders = []string{headerForwarded, headerClientAddr, headerNodeAuth, headerNodeSecret}
+// forwarded request's origin, client address and request ID, the node's
+// proof, and the retired node secret header.
+var nodeHeaders = []string{headerForwarded, headerClientAddr, headerNodeAuth, headerNodeSecret, headerRequestID}
 
 // fromClusterNode reports whether r came over TLS with a client certificate
 // that chains to the cluster CA (Config.ClusterCA). The TLS layer has

@@ -67,7 +67,9 @@ func (s *Server) proposeToken(ctx context.Context, c *fsm.CreateToken) (fsm.Resu
 }
 
 // sendBatch delivers one batch: proposed here on the leader, posted to the
-// leader from a follower. Every call gets its result or the batch's error.
+// leader from a follower, and posted again to a new leader if that one is
+// lost meanwhile (followLeader; every command keeps its request ID). Every
+// call gets its result or the batch's error.
 func (s *Server) sendBatch(calls []*batchCall) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
@@ -76,15 +78,16 @@ func (s *Server) sendBatch(calls []*batchCall) {
 		cmds[i] = c.cmd
 	}
 	var results []fsm.Result
-	var err error
-	switch {
-	case s.node.IsLeader():
+	err := s.followLeader(ctx, func() (err error) {
 		results, err = s.proposeBatch(ctx, cmds)
-	case s.batchesForwardable():
-		results, err = s.postBatch(ctx, cmds)
-	default:
-		err = fromNode(raftnode.ErrNotLeader)
-	}
+		return err
+	}, func(ctx context.Context, leaderID, base string) (err error) {
+		if !s.batchesForwardable() {
+			return fromNode(raftnode.ErrNotLeader)
+		}
+		results, err = s.postBatch(ctx, leaderID, base, cmds)
+		return err
+	})
 	for i, c := range calls {
 		if err != nil {
 			c.resolve(fsm.Result{}, err)
@@ -136,12 +139,11 @@ func (s *Server) proposeStamped(ctx context.Context, c fsm.Command) (fsm.Result,
 	return res, index, nil
 }
 
-// postBatch sends cmds to the leader's proposePath and returns its results.
-func (s *Server) postBatch(ctx context.Context, cmds []fsm.Command) ([]fsm.Result, error) {
-	leaderID, base, err := s.awaitLeaderBase(ctx)
-	if err != nil {
-		return nil, err
-	}
+// postBatch sends cmds to the proposePath of the leader at base and returns
+// its results. A leader that cannot be reached, or answers that it does not
+// lead, is a leaderGone error.
+func (s *Server) postBatch(ctx context.Context, leaderID, base string, cmds []fsm.Command) ([]fsm.Result, error) {
+	var err error
 	q := proposeRequest{Entries: make([][]byte, len(cmds))}
 	for i, c := range cmds {
 		if q.Entries[i], err = fsm.Encode(c); err != nil {
@@ -160,12 +162,15 @@ func (s *Server) postBatch(ctx context.Context, cmds []fsm.Command) ([]fsm.Resul
 	s.signAsNode(req, leaderID, "", body, false)
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return nil, s.leaderUnreachable(leaderID, err)
+		return nil, &leaderGone{s.leaderUnreachable(leaderID, err)}
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxForwardedResponse))
 	if err != nil {
-		return nil, s.leaderUnreachable(leaderID, err)
+		return nil, &leaderGone{s.leaderUnreachable(leaderID, err)}
+	}
+	if err := notLeading(&leaderAnswer{status: resp.StatusCode, body: answer}); err != nil {
+		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, s.leaderRefusedBatch(leaderID, resp.StatusCode, answer)

@@ -25,6 +25,7 @@ const (
 	headerServedBy     = "X-Tokend-Served-By"
 	headerAppliedIndex = "X-Tokend-Applied-Index"
 	headerNodeSecret   = "X-Tokend-Node-Secret"
+	headerRequestID    = "X-Tokend-Request-ID"
 )
 
 // maxBodyBytes bounds request bodies; every tokend request body is small.
@@ -50,6 +51,8 @@ type Node interface {
 	IsLeader() bool
 	// Leader returns the current leader's ID and Raft address, or "".
 	Leader() (id, raftAddr string)
+	// LeaderChange returns a channel closed at the next leader change.
+	LeaderChange() <-chan struct{}
 	// WaitApplied returns once the local state has applied index.
 	WaitApplied(ctx context.Context, index uint64) error
 	// ReadIndex confirms leadership and returns the commit index once it is
@@ -200,7 +203,7 @@ func (s *Server) routes() *httprouter.Router {
 	rt.MethodNotAllowed = http.HandlerFunc(s.wrongMethod)
 	for _, prefix := range []string{"/_security", "/_xpack/security"} {
 		rt.POST(prefix+"/oauth2/token", s.local(s.tokenRoute(s.createToken)))
-		rt.DELETE(prefix+"/oauth2/token", s.leader(s.tokenRoute(s.invalidateToken)))
+		rt.DELETE(prefix+"/oauth2/token", s.leaderWrite(s.tokenRoute(s.invalidateToken)))
 		rt.GET(prefix+"/_authenticate", s.local(s.authenticateMe))
 		s.userRoutes(rt, prefix)
 	}
@@ -231,13 +234,13 @@ func (s *Server) userRoutes(rt *httprouter.Router, prefix string) {
 	u := prefix + "/user"
 	rt.GET(u, s.local(s.getUsers))
 	rt.GET(u+"/:name", s.userNameRoutes(s.local(s.getUsers)))
-	rt.PUT(u+"/:name", s.leader(s.putUser))
-	rt.POST(u+"/:name", s.userNameRoutes(s.leader(s.putUser)))
-	rt.DELETE(u+"/:name", s.leader(s.deleteUser))
+	rt.PUT(u+"/:name", s.leaderWrite(s.putUser))
+	rt.POST(u+"/:name", s.userNameRoutes(s.leaderWrite(s.putUser)))
+	rt.DELETE(u+"/:name", s.leaderWrite(s.deleteUser))
 	for _, m := range []string{http.MethodPut, http.MethodPost} {
-		rt.Handle(m, u+"/:name/_password", s.leader(s.changePassword))
-		rt.Handle(m, u+"/:name/_enable", s.leader(s.setEnabled(true)))
-		rt.Handle(m, u+"/:name/_disable", s.leader(s.setEnabled(false)))
+		rt.Handle(m, u+"/:name/_password", s.leaderWrite(s.changePassword))
+		rt.Handle(m, u+"/:name/_enable", s.leaderWrite(s.setEnabled(true)))
+		rt.Handle(m, u+"/:name/_disable", s.leaderWrite(s.setEnabled(false)))
 	}
 }
 

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,8 +115,13 @@ func (s *Server) tokenRoute(h handlerFunc) handlerFunc {
 // password and client_credentials grants: it checks the credentials and
 // proposes the new token through its batcher (which needs the node credential
 // or a cluster CA on a follower). A refresh is served by the leader, which
-// decides single use, and forwarded to it from a follower.
-func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+// decides single use, and relayed to it from a follower, under one request
+// ID, to the next leader if that one is lost (relay).
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
+	r, err := s.adoptRequestID(r)
+	if err != nil {
+		return err
+	}
 	if !s.node.IsLeader() {
 		if r.Header.Get(headerForwarded) != "" {
 			return fromNode(raftnode.ErrNotLeader) // never a second hop
@@ -137,6 +143,11 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ httproute
 	}
 	if (q.GrantType == grantRefreshToken || !s.batchesForwardable()) && !s.node.IsLeader() {
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		if q.GrantType == grantRefreshToken {
+			return s.relay(w, r, p, s.createToken)
+		}
+		// The leader draws these tokens: sent again, it would draw others,
+		// so the grant goes to the leader once.
 		return s.toLeader(w, r)
 	}
 	switch q.GrantType {
@@ -256,6 +267,9 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, q *tokenRe
 	s.meter.refreshed(res.Status)
 	switch res.Status {
 	case fsm.OK:
+		if p, err = s.spentFor(q.RefreshToken, presented, c.Sealed, p); err != nil {
+			return err
+		}
 	case fsm.Retried:
 		if p, err = openPair(q.RefreshToken, res.Sealed); err != nil {
 			s.log.Error("cannot open the sealed pair of a retried refresh", "err", err)
@@ -277,6 +291,25 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, q *tokenRe
 	}
 	s.writeToken(w, r, p, grant{user: u, realm: res.Realm, authType: authTypeRealm, refresh: true, scope: q.Scope})
 	return nil
+}
+
+// spentFor returns the pair the spend of presented stored: p, sealed as
+// sealed, unless the spend that committed was an earlier send of the same
+// request (a follower sends a refresh again, with its request ID, when the
+// leader it first went to is lost). The state machine then answered OK from
+// its record of that request, and the pair to answer is the one that send
+// stored, sealed under the refresh token.
+func (s *Server) spentFor(refreshToken string, presented fsm.Digest, sealed []byte, p pair) (pair, error) {
+	rec, ok := s.state.RefreshToken(presented)
+	if !ok || subtle.ConstantTimeCompare(rec.Sealed, sealed) == 1 {
+		return p, nil
+	}
+	stored, err := openPair(refreshToken, rec.Sealed)
+	if err != nil {
+		s.log.Error("cannot open the sealed pair of a refresh sent twice", "err", err)
+		return pair{}, invalidGrant(refreshFailures[fsm.NotFound])
+	}
+	return stored, nil
 }
 
 // logReplay records a refresh token presented again after its retry window,

@@ -46,6 +46,8 @@ type Node struct {
 	hasState      bool
 	leaderChanges atomic.Uint64
 	m             *nodeMetrics
+	// leaderNotify is broadcast at every leader change (LeaderChange).
+	leaderNotify notifier
 
 	// readyTerm is the last term in which ReadIndex saw its marker entry
 	// committed; termSem serialises writing that marker.

@@ -92,14 +92,21 @@ func (n *Node) Snapshot() error {
 	return fmt.Errorf("raftnode: snapshot: %w", err)
 }
 
-// observeLeaderChanges counts LeaderObservations. The count is taken in the
-// observer's filter, synchronously in Raft's goroutine, and nothing is ever
-// sent to a channel, so no observation can be dropped.
+// LeaderChange returns a channel that is closed at the next leader change
+// this node observes, including a change to "no leader". Take it before
+// reading Leader, so that a change in between is not missed.
+func (n *Node) LeaderChange() <-chan struct{} { return n.leaderNotify.wait() }
+
+// observeLeaderChanges counts LeaderObservations and wakes LeaderChange's
+// waiters. Both happen in the observer's filter, synchronously in Raft's
+// goroutine, and nothing is ever sent to a channel, so no observation can be
+// dropped.
 func (n *Node) observeLeaderChanges() {
 	n.raft.RegisterObserver(raft.NewObserver(nil, false, func(o *raft.Observation) bool {
 		if _, ok := o.Data.(raft.LeaderObservation); ok {
 			n.leaderChanges.Add(1)
 			n.m.leaderChanges.Inc()
+			n.leaderNotify.broadcast()
 		}
 		return false
 	}))

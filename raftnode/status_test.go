@@ -1,6 +1,9 @@
 package raftnode
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestStatsAndServers_ReflectLeadership(t *testing.T) {
 	c := newCluster(t, 3, nil)
@@ -36,4 +39,23 @@ func TestStatsAndServers_ReflectLeadership(t *testing.T) {
 	if leaders != 1 {
 		t.Fatalf("%d servers marked leader", leaders)
 	}
+}
+
+func TestLeaderChange_WakesAFollowerWhenItsLeaderIsReplaced(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	old := c.leader()
+	f := c.followers()[0]
+	changed := f.LeaderChange()
+	if err := old.TransferLeadershipTo(testCtx(t), ""); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	case <-time.After(waitLong):
+		t.Fatal("no leader change observed")
+	}
+	eventually(t, waitLong, func() bool {
+		id, _ := f.Leader()
+		return id != "" && id != old.ID()
+	}, "the follower knows the new leader")
 }

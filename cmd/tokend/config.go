@@ -20,6 +20,12 @@ const (
 	maxTokenTimeout = time.Hour
 )
 
+// maxRequestTimeout keeps a write re-sent to a new leader, which happens
+// within the request timeout of the first send, well inside the state
+// machine's 2 min memory of request IDs (fsm.DedupRetention), with a
+// minute to spare for clock skew between the old and the new leader.
+const maxRequestTimeout = time.Minute
+
 // Config is everything `tokend serve` needs. Load fills it from flags, the
 // environment and an optional YAML file; Validate normalises and checks it.
 // Nothing in it is reloaded at runtime: a change takes a restart.
@@ -255,8 +261,8 @@ func (c *Config) validateLimits() error {
 		return fmt.Errorf("--token-timeout (xpack.security.authc.token.timeout) %s: must be between %s and %s",
 			c.TokenTimeout, minTokenTimeout, maxTokenTimeout)
 	}
-	if c.RequestTimeout <= 0 {
-		return fmt.Errorf("--request-timeout %s: must be positive", c.RequestTimeout)
+	if c.RequestTimeout <= 0 || c.RequestTimeout > maxRequestTimeout {
+		return fmt.Errorf("--request-timeout %s: must be positive and at most %s", c.RequestTimeout, maxRequestTimeout)
 	}
 	if c.SnapshotThreshold == 0 {
 		return errors.New("--raft-snapshot-threshold: must be at least 1")

@@ -205,6 +205,8 @@ func TestValidate_RefusalsNameTheSetting(t *testing.T) {
 		{"token timeout over 1h", func(c *Config) { c.TokenTimeout = 61 * time.Minute }, "--token-timeout (xpack.security.authc.token.timeout)"},
 		{"token timeout zero", func(c *Config) { c.TokenTimeout = 0 }, "--token-timeout"},
 		{"request timeout zero", func(c *Config) { c.RequestTimeout = 0 }, "--request-timeout"},
+		{"request timeout beyond request-ID memory", func(c *Config) { c.RequestTimeout = 2 * time.Minute },
+			"--request-timeout 2m0s: must be positive and at most 1m0s"},
 		{"log format", func(c *Config) { c.LogFormat = "xml" }, "--log-format"},
 		{"pprof beyond loopback", func(c *Config) { c.PprofAddr = "0.0.0.0:6060" }, "--pprof-addr 0.0.0.0:6060: profiles are served on loopback addresses only"},
 		{"pprof bad address", func(c *Config) { c.PprofAddr = "6060" }, "--pprof-addr"},

@@ -22,6 +22,9 @@ type cluster struct {
 	// control answers the harness's own status requests; it gives up fast
 	// so that a paused node does not hold the harness.
 	control *http.Client
+	// fw cuts links by dropping packets; nil where iptables cannot be used
+	// (see useFirewall).
+	fw *Firewall
 }
 
 // failLogLines is how much of each node's log a failed test prints.
@@ -50,6 +53,7 @@ func startCluster(t *testing.T, n int) *cluster {
 			t.Fatal(err)
 		}
 	}
+	c.useFirewall(root)
 	t.Cleanup(func() {
 		for _, nd := range c.nodes {
 			nd.kill()
@@ -218,6 +222,11 @@ func (c *cluster) heal() {
 	for _, nd := range c.nodes {
 		nd.raftProxy.HealAll()
 		nd.httpProxy.HealAll()
+	}
+	if c.fw != nil {
+		if err := c.fw.Heal(); err != nil {
+			c.t.Error(err)
+		}
 	}
 }
 

@@ -8,7 +8,9 @@
 //
 // The scenarios (leader kill and restart, follower kill, a leader paused
 // beyond the election timeout, minority, leader-isolated and majority-ring
-// partitions, membership change under load, and a full restart at the end)
+// partitions, the leader or a follower cut off by a firewall that drops
+// packets (iptables, as root; firewall.go), membership change under load,
+// and a full restart at the end)
 // run from a seed (-seed or TOKEND_FAULT_SEED) that fixes the fault
 // schedule. TOKEND_FAULT_DURATION (e.g. 10m) turns the bounded CI run into a
 // soak that repeats seeded scenarios until the duration has passed;

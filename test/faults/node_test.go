@@ -29,6 +29,9 @@ type node struct {
 	// joinArgs is --bootstrap or --join with its URLs.
 	joinArgs []string
 	out      *testkit.Buffer
+	// uid, when not 0, is the user the process runs as, so that the
+	// cluster's Firewall can tell its connections apart.
+	uid uint32
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -56,6 +59,15 @@ func (n *node) start() {
 	cmd := exec.Command(binPath, args...)
 	cmd.Env = append(os.Environ(), "ELASTIC_PASSWORD="+superPassword, "TOKEND_NODE_SECRET="+nodeSecret)
 	cmd.Stdout, cmd.Stderr = n.out, n.out
+	if n.uid != 0 {
+		if err := os.MkdirAll(n.dataDir, 0o700); err != nil {
+			n.t.Fatal(err)
+		}
+		if err := os.Chown(n.dataDir, int(n.uid), int(n.uid)); err != nil {
+			n.t.Fatal(err)
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: n.uid, Gid: n.uid}}
+	}
 	if err := cmd.Start(); err != nil {
 		n.t.Fatal(err)
 	}

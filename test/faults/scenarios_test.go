@@ -73,6 +73,14 @@ var scenarios = []scenario{
 		l := c.waitHealthy(30 * time.Second)
 		return partitionFor(c, rng, []*node{l}, c.others(l.id), true), []string{l.id}
 	}},
+	{"leader cut off by a firewall (packets dropped)", func(c *cluster, rng *rand.Rand) ([]string, []string) {
+		l := c.waitHealthy(30 * time.Second)
+		return firewallFor(c, rng, []*node{l}, c.others(l.id)), []string{l.id}
+	}},
+	{"follower cut off by a firewall (packets dropped)", func(c *cluster, rng *rand.Rand) ([]string, []string) {
+		f := follower(c, rng)
+		return firewallFor(c, rng, []*node{f}, c.others(f.id)), []string{f.id}
+	}},
 	{"majority ring (followers cut from each other)", func(c *cluster, rng *rand.Rand) ([]string, []string) {
 		l := c.waitHealthy(30 * time.Second)
 		fs := c.others(l.id)
@@ -120,6 +128,20 @@ func partitionFor(c *cluster, rng *rand.Rand, a, b []*node, long bool) []string 
 	wait(d)
 	c.heal()
 	return []string{fmt.Sprintf("partition %v | %v (%v) for %v, then heal", ids(a), ids(b), mode, d.Round(time.Millisecond))}
+}
+
+// firewallFor cuts a from b by dropping their packets (cluster.firewall)
+// beyond the election timeout, then heals. Without a firewall it
+// partitions them through the proxies instead, and says so.
+func firewallFor(c *cluster, rng *rand.Rand, a, b []*node) []string {
+	if c.fw == nil {
+		return append(partitionFor(c, rng, a, b, false), "no firewall here: partitioned by the proxies")
+	}
+	d := hold(rng, 2*electionTimeout, maxStaleness-time.Second)
+	c.firewall(a, b)
+	wait(d)
+	c.heal()
+	return []string{fmt.Sprintf("firewall %v | %v (packets dropped) for %v, then heal", ids(a), ids(b), d.Round(time.Millisecond))}
 }
 
 func ids(nodes []*node) []string {
