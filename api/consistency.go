@@ -41,10 +41,11 @@ func (s *Server) catchUpOnce(ctx context.Context) error {
 	defer cancel()
 	started := time.Now()
 	if s.node.IsLeader() {
+		term := s.node.Term()
 		if _, err := s.node.ReadIndex(ctx); err != nil {
 			return fromNode(err)
 		}
-		s.lease.renewedAt(started)
+		s.lease.renewedAt(started, leaderHolderLease, term)
 		return nil
 	}
 	index, err := s.leaderReadIndex(ctx)
@@ -54,7 +55,7 @@ func (s *Server) catchUpOnce(ctx context.Context) error {
 	if err := s.node.WaitApplied(ctx, index); err != nil {
 		return fromNode(err)
 	}
-	s.lease.renewedAt(started)
+	s.lease.renewedAt(started, holderLease, 0)
 	return nil
 }
 

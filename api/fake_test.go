@@ -308,6 +308,9 @@ func (n *fakeNode) Stats() raftnode.Stats {
 		AppliedIndex: n.applied, LastLogIndex: n.logLen(), LastContact: n.lastContact}
 }
 
+// Term is the fake's constant term.
+func (n *fakeNode) Term() uint64 { return 1 }
+
 // set changes the node's fields under its lock.
 func (n *fakeNode) set(f func(n *fakeNode)) {
 	n.mu.Lock()

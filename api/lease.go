@@ -23,6 +23,22 @@ const leaseRenewEvery = time.Second
 // record of it does.
 const holderLease = maxStaleness - maxStaleness/20 - 10*time.Millisecond
 
+// A leader's lease on its own reads is short: it lasts leaderHolderLease
+// from the start of a read index that confirmed its leadership, renewed
+// every leaderLeaseRenewEvery. The ledger of the leader of the next term
+// counts it for leaderLease (the holder's share less the same drift
+// allowance as holderLease's), so a leader that was cut off or paused costs
+// the first revocations of its successor half a second rather than a
+// whole lease. It fits well inside Raft's heartbeat timeout (1 s), the
+// least time a successor takes to be elected after the last heartbeat a
+// majority acknowledged, and equals Raft's leader lease (a leader that has
+// not heard from a quorum for that long steps down).
+const (
+	leaderLease           = 500 * time.Millisecond
+	leaderHolderLease     = leaderLease - leaderLease/20 - 10*time.Millisecond
+	leaderLeaseRenewEvery = 125 * time.Millisecond
+)
+
 // fenceWait bounds how long a token check waits for this node to apply a
 // revocation it was told of (readLease.fence) before it answers 503.
 const fenceWait = time.Second
@@ -33,8 +49,9 @@ const fenceWait = time.Second
 type leaseLedger interface {
 	// Now reads the ledger's monotonic clock.
 	Now() time.Duration
-	// Lead tells the ledger that this node leads in term.
-	Lead(term uint64)
+	// Lead tells the ledger that this node leads in term, and prev (when
+	// not "") led the term just before.
+	Lead(term uint64, prev string)
 	// Grant records that member asked for a read lease now, in term.
 	Grant(member string, term uint64)
 	// Holders lists the members other than self that may hold a lease
@@ -45,7 +62,9 @@ type leaseLedger interface {
 
 // newLeaseLedger returns the ledger of a node's grants: each lasts
 // maxStaleness on the monotonic clock.
-func newLeaseLedger() leaseLedger { return lease.New(maxStaleness, lease.MonotonicClock()) }
+func newLeaseLedger() leaseLedger {
+	return lease.New(maxStaleness, leaderLease, lease.MonotonicClock())
+}
 
 // readLease is what lets a node answer token checks from its own state.
 // Raft's heartbeats say a leader is alive, not that this node's log has
@@ -60,10 +79,12 @@ func newLeaseLedger() leaseLedger { return lease.New(maxStaleness, lease.Monoton
 // revocation or by raising its fence to it, after which it answers no read
 // before it has applied it.
 type readLease struct {
-	// renewed is when the last completed catch-up started, as monotonic
-	// nanoseconds since leaseEpoch plus one; 0: none yet. Every token check
-	// reads it, so it is an atomic.
-	renewed atomic.Int64
+	// held is the lease from the last completed catch-up; nil: none yet.
+	// Every token check reads it, so it is an atomic.
+	held atomic.Pointer[heldLease]
+	// lastLeader is the other node this node last saw leading, and in
+	// which term: the previous leader, once this node leads (keepLease).
+	lastLeader atomic.Pointer[seenLeader]
 	// fence is the highest revocation index a leader told this node of
 	// (wait_applied with fence): no read is answered before it is applied.
 	fence atomic.Uint64
@@ -71,24 +92,74 @@ type readLease struct {
 	flights catchUpFlights
 }
 
-// leaseEpoch is the origin of readLease.renewed: a monotonic clock reading.
-var leaseEpoch = time.Now()
-
-// valid reports whether a lease renewed at most holderLease ago is held.
-func (l *readLease) valid(now time.Time) bool {
-	r := l.renewed.Load()
-	return r != 0 && now.Sub(leaseEpoch)-time.Duration(r-1) < holderLease
+// heldLease is one read lease: it started when the catch-up that won it
+// started, and lasts length. leaderTerm is the term in which this node,
+// as leader, confirmed its leadership to win it; 0 for a lease a leader
+// granted.
+type heldLease struct {
+	start      time.Duration // since leaseEpoch
+	length     time.Duration
+	leaderTerm uint64
 }
 
-// renewedAt records a completed catch-up that started at started.
-func (l *readLease) renewedAt(started time.Time) {
-	v := int64(started.Sub(leaseEpoch)) + 1
+// seenLeader is a leader another node was seen to be, in term.
+type seenLeader struct {
+	id   string
+	term uint64
+}
+
+// leaseEpoch is the origin of heldLease.start: a monotonic clock reading.
+var leaseEpoch = time.Now()
+
+// valid reports whether a lease that has not run out is held. A leader
+// (leaderTerm, its term; 0 on other nodes) needs one it won itself in that
+// term: a lease it held before, as a follower, runs on after its
+// successor's ledger would count it.
+func (l *readLease) valid(now time.Time, leaderTerm uint64) bool {
+	h := l.held.Load()
+	return h != nil && now.Sub(leaseEpoch)-h.start < h.length && (leaderTerm == 0 || h.leaderTerm == leaderTerm)
+}
+
+// age is how long ago the held lease started; a large value without one.
+func (l *readLease) age(now time.Time) time.Duration {
+	if h := l.held.Load(); h != nil {
+		return now.Sub(leaseEpoch) - h.start
+	}
+	return time.Duration(1<<62 - 1)
+}
+
+// renewedAt records a completed catch-up that started at started and won a
+// lease of length (in leaderTerm as leader, else 0). It replaces the held
+// lease if it ends later or is of another kind: an older catch-up that
+// completes late never extends a lease, and a leader's short lease
+// replaces a follower's.
+func (l *readLease) renewedAt(started time.Time, length time.Duration, leaderTerm uint64) {
+	next := &heldLease{start: started.Sub(leaseEpoch), length: length, leaderTerm: leaderTerm}
 	for {
-		cur := l.renewed.Load()
-		if v <= cur || l.renewed.CompareAndSwap(cur, v) {
+		cur := l.held.Load()
+		if cur != nil && cur.leaderTerm == leaderTerm && cur.start+cur.length >= next.start+next.length {
+			return
+		}
+		if l.held.CompareAndSwap(cur, next) {
 			return
 		}
 	}
+}
+
+// sawLeader records that id led in term, as a follower saw it.
+func (l *readLease) sawLeader(id string, term uint64) {
+	if cur := l.lastLeader.Load(); cur == nil || cur.id != id || cur.term != term {
+		l.lastLeader.Store(&seenLeader{id: id, term: term})
+	}
+}
+
+// previousLeader is the node this node saw leading the term just before
+// term, or "" if it did not see that term's leader.
+func (l *readLease) previousLeader(term uint64) string {
+	if p := l.lastLeader.Load(); p != nil && p.term+1 == term {
+		return p.id
+	}
+	return ""
 }
 
 // raiseFence records that a revocation at index must be applied here
@@ -106,7 +177,11 @@ func (l *readLease) raiseFence(index uint64) {
 // leader if it does not, and has applied every revocation it was fenced
 // for.
 func (s *Server) renewLease(ctx context.Context) error {
-	if !s.lease.valid(time.Now()) {
+	var leaderTerm uint64
+	if s.node.IsLeader() {
+		leaderTerm = s.node.Term()
+	}
+	if !s.lease.valid(time.Now(), leaderTerm) {
 		if err := s.catchUp(ctx); err != nil {
 			return err
 		}
@@ -124,13 +199,15 @@ func (s *Server) renewLease(ctx context.Context) error {
 	return nil
 }
 
-// keepLease renews this node's read lease every leaseRenewEvery while a
-// leader is known, until ctx ends. Failures are left to the next round and to
+// keepLease renews this node's read lease while a leader is known, until
+// ctx ends: every leaderLeaseRenewEvery on the leader, every
+// leaseRenewEvery elsewhere. Failures are left to the next round and to
 // checkFresh, which refuses reads once the lease has run out. On the leader
-// it also tells the ledger the term, so that a new leader's take-over time
-// starts within a round.
+// it also tells the ledger the term and the previous leader, so that a new
+// leader's take-over time starts within a round; elsewhere it notes the
+// leader it sees, the previous one should this node lead next.
 func (s *Server) keepLease(ctx context.Context) {
-	tick := time.NewTicker(leaseRenewEvery)
+	tick := time.NewTicker(leaderLeaseRenewEvery)
 	defer tick.Stop()
 	for {
 		select {
@@ -138,11 +215,17 @@ func (s *Server) keepLease(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		if id, _ := s.node.Leader(); id == "" {
+		st := s.node.Stats()
+		switch {
+		case st.LeaderID == "":
 			continue
-		}
-		if s.node.IsLeader() {
-			s.grants.Lead(s.node.Stats().Term)
+		case st.LeaderID == s.cfg.NodeID:
+			s.grants.Lead(st.Term, s.lease.previousLeader(st.Term))
+		default:
+			s.lease.sawLeader(st.LeaderID, st.Term)
+			if s.lease.age(time.Now()) < leaseRenewEvery {
+				continue
+			}
 		}
 		rctx, cancel := context.WithTimeout(ctx, leaseRenewEvery)
 		if err := s.catchUp(rctx); err != nil {

@@ -33,7 +33,8 @@ func (s *Server) awaitReplicas(ctx context.Context, index uint64) {
 	if err != nil {
 		return // shutting down: nothing more is served here
 	}
-	s.grants.Lead(s.node.Stats().Term)
+	term := s.node.Term()
+	s.grants.Lead(term, s.lease.previousLeader(term))
 	members := make([]string, 0, len(servers))
 	for _, srv := range servers {
 		members = append(members, srv.ID)

@@ -76,6 +76,9 @@ type Node interface {
 	LastContact() time.Time
 	// Stats reports the node's Raft state.
 	Stats() raftnode.Stats
+	// Term is the current Raft term, cheaply (token checks on the leader
+	// read it).
+	Term() uint64
 }
 
 // Server is tokend's HTTP API. It is safe for concurrent use.

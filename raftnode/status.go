@@ -41,6 +41,9 @@ func (n *Node) Addr() string { return string(n.trans.LocalAddr()) }
 // can be stale for up to LeaderLeaseTimeout; use ReadIndex when it matters.
 func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
 
+// Term returns the current Raft term.
+func (n *Node) Term() uint64 { return n.raft.CurrentTerm() }
+
 // Leader returns the current leader's server ID and Raft address as this
 // node knows them, or "" for both when it knows of no leader.
 func (n *Node) Leader() (id, raftAddr string) {

@@ -41,7 +41,10 @@ type Hold struct {
 // Table records grants for a leader. It is safe for concurrent use.
 type Table struct {
 	length time.Duration
-	now    Clock
+	// leaderLength is how long a leader's lease on its own reads lasts at
+	// most (the holder counts less): the previous leader's window.
+	leaderLength time.Duration
+	now          Clock
 
 	mu sync.Mutex
 	// grants holds, per member, the times of its grants that have not
@@ -52,32 +55,47 @@ type Table struct {
 	// member may still hold a lease granted by the previous leader.
 	term       uint64
 	blanketEnd time.Duration
+	// prev is the leader of the term just before this node's, when known,
+	// and prevEnd when the lease it held on its own reads ends at the
+	// latest: it led until this term began, so it held no lease from
+	// another leader, and its own lasts at most leaderLength after it last
+	// confirmed its leadership, which was before this term began.
+	prev    string
+	prevEnd time.Duration
 }
 
-// New returns a Table whose grants last length on clock now.
-func New(length time.Duration, now Clock) *Table {
-	return &Table{length: length, now: now, grants: map[string][]time.Duration{}}
+// New returns a Table whose grants last length on clock now, and whose
+// leaders hold leases on their own reads of at most leaderLength.
+func New(length, leaderLength time.Duration, now Clock) *Table {
+	return &Table{length: length, leaderLength: leaderLength, now: now, grants: map[string][]time.Duration{}}
 }
 
 // Now reads the Table's clock: the time to pass to Holders for a
 // revocation known to be committed.
 func (t *Table) Now() time.Duration { return t.now() }
 
-// Lead tells the Table that this node leads in term. The first call for a
-// new term starts the take-over time: a previous leader's grants are not
-// known here, so for one Length every member counts as holding one. A
-// later call than the real take-over only makes that time end later.
-func (t *Table) Lead(term uint64) {
+// Lead tells the Table that this node leads in term, and prev, when not
+// "", led the term just before it. The first call for a new term starts
+// the take-over time: a previous leader's grants are not known here, so
+// for one Length every member counts as holding one; except prev, which
+// held only its own leader's lease, so counts for leaderLength. A later
+// call than the real take-over only makes that time end later; prev may be
+// given by a later call of the same term.
+func (t *Table) Lead(term uint64, prev string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.lead(term)
+	if prev != "" && t.prev == "" {
+		t.prev, t.prevEnd = prev, t.blanketEnd-t.length+t.leaderLength
+	}
 }
 
-// lead is Lead with t.mu held.
+// lead starts term's take-over time, if new, with t.mu held.
 func (t *Table) lead(term uint64) {
 	if term != t.term {
 		t.term = term
 		t.blanketEnd = t.now() + t.length
+		t.prev = ""
 	}
 }
 
@@ -110,7 +128,8 @@ func (t *Table) prune(member string, now time.Duration) []time.Duration {
 // Holders returns the members other than self that may serve reads missing
 // a revocation committed at time at (Now after the commit): each member
 // with a grant recorded at or before at that has not ended, and while the
-// take-over time lasts, every member in members. Left is the time until
+// take-over time lasts, every member in members (the previous leader only
+// for leaderLength). Left is the time until
 // the latest such lease ends. Members outside members (removed ones) keep
 // their grants until they end.
 func (t *Table) Holders(at time.Duration, self string, members []string) []Hold {
@@ -125,9 +144,13 @@ func (t *Table) Holders(at time.Duration, self string, members []string) []Hold 
 			}
 		}
 	}
-	if blanket := t.blanketEnd - now; blanket > 0 {
-		for _, m := range members {
-			left[m] = max(left[m], blanket)
+	for _, m := range members {
+		end := t.blanketEnd
+		if m == t.prev {
+			end = t.prevEnd
+		}
+		if d := end - now; d > 0 {
+			left[m] = max(left[m], d)
 		}
 	}
 	delete(left, self)

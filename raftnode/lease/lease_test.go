@@ -11,12 +11,15 @@ type fakeClock struct{ t time.Duration }
 
 func (c *fakeClock) now() time.Duration { return c.t }
 
-const length = 5 * time.Second
+const (
+	length       = 5 * time.Second
+	leaderLength = time.Second
+)
 
 func newTable() (*Table, *fakeClock) {
 	c := &fakeClock{t: time.Hour}
-	tb := New(length, c.now)
-	tb.Lead(1)
+	tb := New(length, leaderLength, c.now)
+	tb.Lead(1, "")
 	c.t += length // the take-over time is over
 	return tb, c
 }
@@ -57,15 +60,15 @@ func TestHolders_RemovedMemberWaitsUntilItsGrantEnds(t *testing.T) {
 
 func TestHolders_NewLeaderCountsEveryMemberForOneLength(t *testing.T) {
 	c := &fakeClock{t: time.Hour}
-	tb := New(length, c.now)
-	tb.Lead(3)
+	tb := New(length, leaderLength, c.now)
+	tb.Lead(3, "")
 	c.t += time.Second
 	got := tb.Holders(tb.Now(), "leader", []string{"leader", "a", "b"})
 	want := []Hold{{Member: "a", Left: length - time.Second}, {Member: "b", Left: length - time.Second}}
 	if !slices.Equal(got, want) {
 		t.Fatalf("holders = %v, want %v", got, want)
 	}
-	tb.Lead(3) // the same term again: no new take-over time
+	tb.Lead(3, "") // the same term again: no new take-over time
 	c.t += length
 	if got := tb.Holders(tb.Now(), "leader", []string{"leader", "a", "b"}); len(got) != 0 {
 		t.Fatalf("holders = %v, want none after the take-over time", got)
@@ -73,5 +76,30 @@ func TestHolders_NewLeaderCountsEveryMemberForOneLength(t *testing.T) {
 	tb.Grant("a", 4) // leading again in a later term
 	if got := tb.Holders(tb.Now(), "leader", []string{"leader", "a", "b"}); len(got) != 2 {
 		t.Fatalf("holders = %v, want every member in a new term", got)
+	}
+}
+
+// The leader of the term just before counts for leaderLength only: it held
+// no lease but its own, which it could not renew once this term began.
+// Without it named, it counts for the whole take-over time like the others.
+func TestHolders_ThePreviousLeaderCountsForALeadersLeaseOnly(t *testing.T) {
+	c := &fakeClock{t: time.Hour}
+	tb := New(length, leaderLength, c.now)
+	tb.Lead(7, "")
+	c.t += 300 * time.Millisecond
+	tb.Lead(7, "old") // learnt a moment later; counted from the take-over
+	got := tb.Holders(tb.Now(), "leader", []string{"leader", "old", "b"})
+	want := []Hold{{Member: "b", Left: length - 300*time.Millisecond}, {Member: "old", Left: leaderLength - 300*time.Millisecond}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("holders = %v, want %v", got, want)
+	}
+	c.t += leaderLength
+	got = tb.Holders(tb.Now(), "leader", []string{"leader", "old", "b"})
+	if len(got) != 1 || got[0].Member != "b" {
+		t.Fatalf("holders = %v, want only b once the old leader's own lease is over", got)
+	}
+	tb.Lead(8, "")
+	if got := tb.Holders(tb.Now(), "leader", []string{"leader", "old", "b"}); len(got) != 2 {
+		t.Fatalf("holders = %v, want both in a term whose predecessor is not known", got)
 	}
 }
