@@ -58,6 +58,7 @@ func (s *Server) housekeep(ctx context.Context, poll, purgeEvery time.Duration) 
 			s.log.Warn("cannot record this node's HTTP address", "err", err)
 		}
 		s.promoteCaughtUp(ctx)
+		s.warnEvenVoters()
 		if lastPurge.IsZero() {
 			lastPurge = time.Now() // first purge one interval after winning
 		} else if time.Since(lastPurge) >= purgeEvery {

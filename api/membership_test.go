@@ -255,3 +255,25 @@ func TestAnnounce_AFollowerWithANewHTTPAddressTellsTheLeader(t *testing.T) {
 		t.Fatalf("joins on the leader: %v", joins)
 	}
 }
+
+func TestEvenVoters_TheLeaderWarnsOncePerCount(t *testing.T) {
+	t.Parallel()
+	var logs testkit.Buffer
+	leader := startNode(t, newFakeLeader("n1"), func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	warned := func() int { return strings.Count(logs.String(), "even number of voters") }
+	leader.srv.warnEvenVoters()
+	if warned() != 0 {
+		t.Fatalf("one voter: %s", logs.String())
+	}
+	leader.node.set(func(f *fakeNode) { f.servers = append(f.servers, raftnode.Server{ID: "n2", Voter: true}) })
+	leader.srv.warnEvenVoters()
+	leader.srv.warnEvenVoters()
+	if warned() != 1 || !strings.Contains(logs.String(), "voters=2 quorum=2") {
+		t.Fatalf("two voters, two rounds: want one warning:\n%s", logs.String())
+	}
+	leader.node.set(func(f *fakeNode) { f.servers = append(f.servers, raftnode.Server{ID: "n3", Voter: true}) })
+	leader.srv.warnEvenVoters()
+	if warned() != 1 {
+		t.Fatalf("three voters: want no new warning:\n%s", logs.String())
+	}
+}

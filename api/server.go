@@ -114,6 +114,8 @@ type Server struct {
 
 	clock   *logClock    // command stamps and expiry checks
 	offsets clockOffsets // the other voters' clocks, for the stamps
+
+	warnedVoters atomic.Int64 // voters counted when warnEvenVoters last looked
 }
 
 // New returns a Server for node and its state. cfg is validated and copied.
