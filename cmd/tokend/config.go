@@ -100,6 +100,7 @@ func (c *Config) Validate() error {
 	checks := []func() error{
 		c.validateAddrs,
 		c.validateIdentity,
+		c.validateNodeSecret,
 		c.validateTLS,
 		c.validateClusterTLS,
 		c.validateMembership,

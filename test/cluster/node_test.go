@@ -15,6 +15,7 @@ import (
 	"github.com/tokend/tokend/api"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
+	"github.com/tokend/tokend/raftnode/peerauth"
 	"github.com/tokend/tokend/test/testkit"
 )
 
@@ -69,7 +70,8 @@ func (n *node) start() {
 	n.state = fsm.New()
 	cfg := raftnode.Config{NodeID: n.id, RaftBind: n.raftAddr, DataDir: n.dataDir, Logger: logger,
 		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
-		LeaderLeaseTimeout: 200 * time.Millisecond, SnapshotThreshold: n.snapshot, TrailingLogs: n.snapshot}
+		LeaderLeaseTimeout: 200 * time.Millisecond, SnapshotThreshold: n.snapshot, TrailingLogs: n.snapshot,
+		Credential: peerauth.NewCredential([]byte(nodeSecret))}
 	if err := cfg.Validate(); err != nil {
 		n.t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 )
 
 // e2eNodeSecret is the node secret newProc gives every node.
-const e2eNodeSecret = "e2e-node-secret"
+const e2eNodeSecret = "e2e-node-secret-5d2c"
 
 // leakWorkload records a run's secrets and every error answer it got.
 type leakWorkload struct {
