@@ -106,9 +106,12 @@ func TestRaftPort_RefusesAnOutsidersAppendEntries(t *testing.T) {
 	}
 
 	admin := testkit.Basic("elastic", superPassword)
-	if r := do(t, nodes[1], "PUT", "/_security/user/after-attack", `{"password":"after-attack-pw","roles":[]}`, admin); r.Status != 200 {
-		t.Fatalf("the cluster no longer takes writes after the attack: %d %s", r.Status, r.Body)
-	}
+	testkit.Eventually(t, 15*time.Second, "the cluster takes a write after the attack", func() error {
+		if r := do(t, nodes[1], "PUT", "/_security/user/after-attack", `{"password":"after-attack-pw","roles":[]}`, admin); r.Status != 200 {
+			return fmt.Errorf("%d %s", r.Status, r.Body)
+		}
+		return nil
+	})
 	for _, p := range nodes {
 		testkit.Eventually(t, 10*time.Second, p.id+" serves the write made after the attack", func() error {
 			if r := do(t, p, "GET", "/_security/_authenticate", "", testkit.Basic("after-attack", "after-attack-pw")); r.Status != 200 {
