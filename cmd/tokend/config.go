@@ -100,11 +100,11 @@ func (c *Config) Validate() error {
 	checks := []func() error{
 		c.validateAddrs,
 		c.validateIdentity,
-		c.validateNodeSecret,
 		c.validateTLS,
 		c.validateClusterTLS,
 		c.validateMembership,
 		c.validateLimits,
+		c.validateNodeSecret,
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {

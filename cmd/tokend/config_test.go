@@ -217,6 +217,7 @@ func TestValidate_RefusalsNameTheSetting(t *testing.T) {
 		{"join bad scheme", func(c *Config) { c.Join = []string{"ftp://a:1"} }, `--join "ftp://a:1"`},
 		{"join no host", func(c *Config) { c.Join = []string{"http://"} }, "--join"},
 		{"expect negative", func(c *Config) { c.BootstrapExpect = -1 }, "--bootstrap-expect"},
+		{"short node secret", func(c *Config) { c.NodeSecret = "fifteen-bytes!!" }, "--node-secret: 15 bytes, at least 16 needed"},
 		{"expect without join", func(c *Config) { c.BootstrapExpect = 3 }, "--bootstrap-expect"},
 		{"expect with bootstrap", func(c *Config) { c.BootstrapExpect, c.Bootstrap = 1, true }, "--bootstrap-expect and --bootstrap"},
 		{"expect more than listed", func(c *Config) {
@@ -254,7 +255,7 @@ func TestValidate_AllInterfacesWithAdvertiseIsAccepted(t *testing.T) {
 
 func TestValidate_BootstrapExpectWithSelfListed(t *testing.T) {
 	cfg := Default()
-	cfg.BootstrapExpect, cfg.NodeSecret = 3, "s"
+	cfg.BootstrapExpect, cfg.NodeSecret = 3, "sixteen-byte-sec"
 	cfg.Join = []string{"127.0.0.1:9200", "127.0.0.1:9201", "127.0.0.1:9202"}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
