@@ -57,11 +57,8 @@ func (d *daemon) ensureCredential() error {
 	if _, ok := d.cred.Secret(); ok {
 		return nil
 	}
-	secret, err := peerauth.Generate()
+	secret, err := newCredential(d.cfg.DataDir)
 	if err != nil {
-		return err
-	}
-	if err := peerauth.Save(d.cfg.DataDir, secret); err != nil {
 		return err
 	}
 	d.cred.Set(secret)
@@ -100,4 +97,15 @@ func (d *daemon) adoptCredential(a api.JoinAnswer) error {
 			"from", a.URL, "file", filepath.Join(d.cfg.DataDir, peerauth.FileName))
 	}
 	return nil
+}
+
+// newCredential generates a node credential for a new cluster and keeps it
+// in dataDir (mode 0600): at bootstrap, and for the first node of a cluster
+// rebuilt from a backup (which holds no credential).
+func newCredential(dataDir string) ([]byte, error) {
+	secret, err := peerauth.Generate()
+	if err != nil {
+		return nil, err
+	}
+	return secret, peerauth.Save(dataDir, secret)
 }
