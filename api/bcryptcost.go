@@ -11,6 +11,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
 // The bcrypt costs tokend stores and verifies. Each step doubles a
@@ -65,15 +66,16 @@ const costRefresh = time.Second
 // drawn from the costs of the stored hashes, in their proportions, by a
 // keyed digest of the name: the same name always gets the same cost while
 // the stored costs stay the same, and which names get which cost cannot be
-// told without the key. The key is the node secret when there is one, so
-// that every node of the cluster answers a name at the same cost, else a
-// random key of this process.
+// told without the key. The key derives from the node credential once this
+// node knows it, so that every node of the cluster answers a name at the
+// same cost; before that, from a random key of this process.
 //
 // The counts come from the state at most once per costRefresh, and only
 // when its applied index moved: a check never waits for a scan of all users
 // more often than that.
 type dummyCosts struct {
-	key []byte
+	cred     *peerauth.Credential
+	fallback []byte // the key while the credential is not known
 
 	mu     sync.Mutex
 	index  uint64
@@ -82,13 +84,19 @@ type dummyCosts struct {
 	total  int
 }
 
-func newDummyCosts(secret string) *dummyCosts {
-	key := []byte("tokend/v1 dummy-cost " + secret)
-	if secret == "" {
-		key = make([]byte, 32)
-		_, _ = rand.Read(key)
+// newDummyCosts returns the chooser of dummy costs keyed on cred.
+func newDummyCosts(cred *peerauth.Credential) *dummyCosts {
+	fallback := make([]byte, 32)
+	_, _ = rand.Read(fallback)
+	return &dummyCosts{cred: cred, fallback: fallback}
+}
+
+// key is the key of the digest that picks a name's cost.
+func (d *dummyCosts) key() []byte {
+	if secret, ok := d.cred.Secret(); ok {
+		return append([]byte("tokend/v1 dummy-cost "), secret...)
 	}
-	return &dummyCosts{key: key}
+	return d.fallback
 }
 
 // hash returns the dummy hash to compare against for name.
@@ -97,7 +105,7 @@ func (d *dummyCosts) hash(state *fsm.FSM, name string) []byte {
 	if total == 0 {
 		return dummyHash
 	}
-	m := hmac.New(sha256.New, d.key)
+	m := hmac.New(sha256.New, d.key())
 	m.Write([]byte(name))
 	pick := int(binary.BigEndian.Uint64(m.Sum(nil)) % uint64(total))
 	for cost := minHashCost; cost <= maxHashCost; cost++ {

@@ -71,7 +71,9 @@ type JoinRequest struct {
 
 // join serves POST /_tokend/cluster/join (leader): admit the node as a
 // non-voter (the promoter makes it a voter once it has caught up) or record
-// its new addresses, idempotently, then record its HTTP address.
+// its new addresses, idempotently, then record its HTTP address, and answer
+// the node credential (JoinAnswer). Until the joiner has it, its Raft port
+// refuses the leader's connections, and Raft retries them.
 func (s *Server) join(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	if err := s.checkJoin(r); err != nil {
 		return err
@@ -100,7 +102,7 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 		}
 	}
 	s.log.Info("node joined", "id", q.NodeID, "raft_addr", q.RaftAddr, "http_addr", q.HTTPAddr, "has_state", q.HasState)
-	writeJSON(w, r, http.StatusOK, acknowledged)
+	s.writeJoinAnswer(w, r)
 	return nil
 }
 

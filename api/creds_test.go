@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
 // hashOfCost is a well-formed bcrypt hash that claims the given cost. A
@@ -323,7 +324,7 @@ func TestDummyCosts_FollowTheStoredCostsInProportion(t *testing.T) {
 	}
 	put("old", []byte(hashOfCost(31))) // never verified: not counted
 	put("nohash", nil)
-	d := newDummyCosts("secret")
+	d := newDummyCosts(peerauth.NewCredential([]byte("secret-of-sixteen-bytes")))
 	picked := map[int]int{}
 	for i := range 1000 {
 		name := fmt.Sprintf("ghost-%d", i)
@@ -339,7 +340,7 @@ func TestDummyCosts_FollowTheStoredCostsInProportion(t *testing.T) {
 		t.Fatalf("costs picked %v, want about 750 at 12 and 250 at 10", picked)
 	}
 	// Another node with the same secret answers each name at the same cost.
-	other := newDummyCosts("secret")
+	other := newDummyCosts(peerauth.NewCredential([]byte("secret-of-sixteen-bytes")))
 	for i := range 100 {
 		name := fmt.Sprintf("ghost-%d", i)
 		if string(other.hash(state, name)) != string(d.hash(state, name)) {
@@ -347,7 +348,7 @@ func TestDummyCosts_FollowTheStoredCostsInProportion(t *testing.T) {
 		}
 	}
 	// With no hash stored, unknown users are checked at the default cost.
-	if got := newDummyCosts("").hash(fsm.New(), "ghost"); string(got) != string(dummyHash) {
+	if got := newDummyCosts(nil).hash(fsm.New(), "ghost"); string(got) != string(dummyHash) {
 		t.Fatalf("empty state: %s", got)
 	}
 }

@@ -35,51 +35,61 @@ var errJoinRefused = errors.New("join request refused")
 // with user and password when user is set. A URL
 // without a scheme is taken as http://host:port.
 func Join(ctx context.Context, urls []string, req JoinRequest, nodeSecret, user, password string) error {
-	return JoinTLS(ctx, nil, urls, req, nodeSecret, user, password)
+	_, err := JoinTLS(ctx, nil, urls, req, nodeSecret, user, password)
+	return err
 }
 
 // JoinTLS is Join with tlsCfg as the client configuration of https URLs:
 // the cluster's CA and, where members require one, this node's certificate.
-func JoinTLS(ctx context.Context, tlsCfg *tls.Config, urls []string, req JoinRequest, nodeSecret, user, password string) error {
+// It returns the accepting member's answer, which carries the cluster's
+// node credential.
+func JoinTLS(ctx context.Context, tlsCfg *tls.Config, urls []string, req JoinRequest, nodeSecret, user, password string) (JoinAnswer, error) {
 	if len(urls) == 0 {
-		return errors.New("api: join: no URLs to join")
+		return JoinAnswer{}, errors.New("api: join: no URLs to join")
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
-		return fmt.Errorf("api: join: %w", err)
+		return JoinAnswer{}, fmt.Errorf("api: join: %w", err)
 	}
 	client := &http.Client{Timeout: joinCallTimeout, Transport: &http.Transport{TLSClientConfig: tlsCfg.Clone()}}
 	backoff := joinFirstBackoff
 	var last error
 	for round := 0; round < joinMaxRounds; round++ {
 		for _, u := range urls {
-			last = joinOnce(ctx, client, u, body, nodeSecret, user, password)
+			var answer JoinAnswer
+			answer, last = joinAsk(ctx, client, u, body, nodeSecret, user, password)
 			if last == nil {
-				return nil
+				return answer, nil
 			}
 			if errors.Is(last, errJoinRefused) {
-				return fmt.Errorf("api: join: %w", last)
+				return JoinAnswer{}, fmt.Errorf("api: join: %w", last)
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("api: join: %w (last attempt: %v)", ctx.Err(), last)
+			return JoinAnswer{}, fmt.Errorf("api: join: %w (last attempt: %v)", ctx.Err(), last)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, joinMaxBackoff)
 	}
-	return fmt.Errorf("api: join: no member accepted the join after %d rounds: %w", joinMaxRounds, last)
+	return JoinAnswer{}, fmt.Errorf("api: join: no member accepted the join after %d rounds: %w", joinMaxRounds, last)
 }
 
 // joinOnce sends one join request to base.
 func joinOnce(ctx context.Context, client *http.Client, base string, body []byte, secret, user, password string) error {
+	_, err := joinAsk(ctx, client, base, body, secret, user, password)
+	return err
+}
+
+// joinAsk sends one join request to base and decodes its answer.
+func joinAsk(ctx context.Context, client *http.Client, base string, body []byte, secret, user, password string) (JoinAnswer, error) {
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
 	url := strings.TrimRight(base, "/") + "/_tokend/cluster/join"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("%w: %v", errJoinRefused, err)
+		return JoinAnswer{}, fmt.Errorf("%w: %v", errJoinRefused, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if secret != "" {
@@ -91,16 +101,21 @@ func joinOnce(ctx context.Context, client *http.Client, base string, body []byte
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s: %w", url, err)
+		return JoinAnswer{}, fmt.Errorf("%s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	switch {
 	case resp.StatusCode == http.StatusOK:
-		return nil
+		var a JoinAnswer
+		if err := json.Unmarshal(answer, &a); err != nil {
+			return JoinAnswer{}, fmt.Errorf("%s: undecodable join answer: %w", url, err)
+		}
+		a.URL = url
+		return a, nil
 	case resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnauthorized ||
 		resp.StatusCode == http.StatusForbidden:
-		return fmt.Errorf("%w by %s: %s", errJoinRefused, url, answer)
+		return JoinAnswer{}, fmt.Errorf("%w by %s: %s", errJoinRefused, url, answer)
 	}
-	return fmt.Errorf("%s answered %d: %s", url, resp.StatusCode, answer)
+	return JoinAnswer{}, fmt.Errorf("%s answered %d: %s", url, resp.StatusCode, answer)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/tokend/tokend/api/metrics"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
+	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
 // startRaftNode serves the API of a real single-node Raft cluster on
@@ -26,7 +27,8 @@ func startRaftNode(t *testing.T) *testNode {
 	reg, state := metrics.NewRegistry(), fsm.New()
 	rn, err := raftnode.Open(raftnode.Config{NodeID: "r1", RaftBind: "127.0.0.1:0", DataDir: t.TempDir(), Logger: logger,
 		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
-		LeaderLeaseTimeout: 200 * time.Millisecond, Metrics: reg}, state)
+		LeaderLeaseTimeout: 200 * time.Millisecond, Metrics: reg,
+		Credential: peerauth.NewCredential([]byte(testSecret + "-raft-credential"))}, state)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,10 @@ import (
 // searched for.
 const leakNodeSecret = "leak-test-node-secret-7c41e9"
 
+// leakCredential is the node credential of the leak test, which a join
+// answer carries and nothing else may.
+const leakCredential = "leak-test-node-credential-31d0"
+
 // leakRun records what a workload exposed: the secrets it used and every
 // byte a client or operator could read afterwards.
 type leakRun struct {
@@ -63,10 +67,11 @@ func TestSecrets_NeverInLogsErrorsMetricsLogEntriesOrSnapshots(t *testing.T) {
 	t.Parallel()
 	var logs testkit.Buffer
 	n := newLeader(t, func(c *Config) {
-		c.Credential = peerauth.NewCredential([]byte(leakNodeSecret))
+		c.NodeSecret = leakNodeSecret
+		c.Credential = peerauth.NewCredential([]byte(leakCredential))
 		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
-	l := &leakRun{t: t, n: n, secrets: []string{leakNodeSecret, "elastic-pw", "alice-pw", "tokman-pw", "monty-pw",
+	l := &leakRun{t: t, n: n, secrets: []string{leakNodeSecret, leakCredential, "elastic-pw", "alice-pw", "tokman-pw", "monty-pw",
 		"bob-secret-1", "bob-secret-2", "wrong-pw-123", "guessed-pw-456", "wrong-node-secret-9"}}
 	admin := basicAuth("elastic", "elastic-pw")
 
@@ -110,6 +115,8 @@ func TestSecrets_NeverInLogsErrorsMetricsLogEntriesOrSnapshots(t *testing.T) {
 	l.do("GET", "/_tokend/cluster/status", "", headerNodeSecret, leakNodeSecret).want(t, 401)
 	l.do("GET", "/_tokend/cluster/status", "", headerNodeSecret, "wrong-node-secret-9").want(t, 401)
 	l.do("POST", "/_tokend/cluster/join", `{"node_id":"n1"}`, headerNodeSecret, "wrong-node-secret-9").want(t, 401)
+	l.do("POST", "/_tokend/cluster/join", `{"node_id":"n9","raft_addr":"h9:9300","http_addr":"h9:9200"}`,
+		basicAuth("elastic", "elastic-pw")...).want(t, 200) // its answer carries the credential
 	metrics := n.do("GET", "/_prometheus/metrics", "", basicAuth("monty", "monty-pw")...).want(t, 200).body
 
 	var entries, snap bytes.Buffer

@@ -136,7 +136,7 @@ func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
 		stream:  newStreamClient(cfg.PeerTLS),
 		verify:  newVerifyCache(newBcryptGate(defaultBcryptSlots())),
 		limits:  newAuthLimits(),
-		dummies: newDummyCosts(cfg.NodeSecret),
+		dummies: newDummyCosts(cfg.Credential),
 		answers: newAuthAnswers(),
 		clock:   &logClock{wall: cfg.Clock, state: state, log: cfg.Logger},
 		grants:  newLeaseLedger(),

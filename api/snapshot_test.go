@@ -35,7 +35,8 @@ func startRaftServer(t *testing.T, id string) *raftServer {
 	discard := slog.New(slog.DiscardHandler)
 	state := fsm.New()
 	rn, err := raftnode.Open(raftnode.Config{NodeID: id, RaftBind: "127.0.0.1:0", DataDir: t.TempDir(), Logger: discard,
-		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond, LeaderLeaseTimeout: 200 * time.Millisecond}, state)
+		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond, LeaderLeaseTimeout: 200 * time.Millisecond,
+		Credential: peerauth.NewCredential([]byte(testSecret + "-raft-credential"))}, state)
 	if err != nil {
 		t.Fatal(err)
 	}

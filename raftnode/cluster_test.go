@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
 // Test timing: short enough for the package to finish quickly, long enough
@@ -55,8 +56,12 @@ func testConfig(id, dir, bind string) Config {
 		HeartbeatTimeout:   testHeartbeat,
 		ElectionTimeout:    testHeartbeat,
 		LeaderLeaseTimeout: testLease,
+		Credential:         testCredential,
 	}
 }
+
+// testCredential is the node credential the test clusters share.
+var testCredential = peerauth.NewCredential([]byte("raftnode-test-credential"))
 
 // testCluster is a set of real nodes on 127.0.0.1 talking real TCP.
 type testCluster struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/tokend/tokend/api/metrics"
+	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
 // Defaults filled in by Config.Validate for zero fields.
@@ -47,8 +48,15 @@ type Config struct {
 	// peer's against the cluster CA. It must require and verify client
 	// certificates (ClientAuth RequireAndVerifyClientCert, with ClientCAs)
 	// and trust the CA for dialling (RootCAs); a dialled peer's certificate
-	// must name the host of its Raft address. Nil means plain TCP.
+	// must name the host of its Raft address. Nil means plain TCP,
+	// authenticated with Credential.
 	TLS *tls.Config
+	// Credential is the cluster's node credential. Without TLS every Raft
+	// connection, in either direction, first proves it (peerauth's
+	// handshake) and is closed unread if it does not; while it is empty
+	// (a node waiting for its join answer) every connection is refused.
+	// Required when TLS is nil; ignored with TLS.
+	Credential *peerauth.Credential
 	// DataDir holds raft.db (log and stable store) and snapshots/. Required.
 	DataDir string
 	// Logger receives Raft's own log lines. Nil means slog.Default().
@@ -91,6 +99,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateAddrs(); err != nil {
 		return err
+	}
+	if c.TLS == nil && c.Credential == nil {
+		return fmt.Errorf("%w: Raft connections need TLS or a Credential to authenticate them", ErrInvalidConfig)
 	}
 	if c.TLS != nil && (c.TLS.ClientAuth != tls.RequireAndVerifyClientCert || c.TLS.ClientCAs == nil || c.TLS.RootCAs == nil) {
 		return fmt.Errorf("%w: TLS must require and verify client certificates and name the CA in ClientCAs and RootCAs",

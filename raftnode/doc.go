@@ -16,6 +16,10 @@
 // RestoreSnapshot (checked in full, then Raft's user restore on every node)
 // and RestoreOffline (a lost cluster rebuilt around one node's data dir).
 //
+// Transport: every Raft connection is authenticated before Raft reads it,
+// by mutual TLS (Config.TLS) or by peerauth's handshake keyed on the node
+// credential (Config.Credential); one that fails is closed unread.
+//
 // Errors from Raft are translated at this boundary into the sentinels
 // ErrNotLeader, ErrNoLeader, ErrIndeterminate, ErrShutdown, ErrNotFound and
 // ErrNotVoter, wrapped with %w; each sentinel's comment says what it means for a retry.

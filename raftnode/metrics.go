@@ -24,6 +24,7 @@ type nodeMetrics struct {
 	lastContact   *metrics.Gauge
 	snapshotBytes *metrics.Gauge
 	leaderChanges *metrics.Counter
+	authFailures  *metrics.Counter
 	propose       *metrics.Histogram
 }
 
@@ -44,6 +45,8 @@ func newNodeMetrics(reg *metrics.Registry) *nodeMetrics {
 		snapshotBytes: reg.NewGauge("tokend_node_snapshot_bytes", "Size of the newest snapshot on disk (0: none)."),
 		leaderChanges: reg.NewCounter("tokend_node_leader_changes_total",
 			"Leader changes this node observed, changes to no leader included."),
+		authFailures: reg.NewCounter("tokend_node_raft_auth_failures_total",
+			"Raft connections this node accepted and closed because they did not prove the node credential (none with mutual TLS: see the TLS handshake errors in the log)."),
 		propose: reg.NewHistogram("tokend_node_propose_seconds",
 			"Time from Propose on the leader to the entry being committed and applied there, successful proposals only.",
 			timeBuckets),

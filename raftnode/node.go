@@ -129,12 +129,14 @@ func (n *Node) openSnapshots() error {
 
 // openTransport listens on RaftBind and advertises RaftAdvertise as written
 // (see tcpStream), or the bound address when RaftAdvertise is empty
-// (Validate made sure it is a specific one then).
+// (Validate made sure it is a specific one then). Connections are mutual
+// TLS, or authenticated with the node credential.
 func (n *Node) openTransport() error {
-	stream, err := listenStream(n.cfg.RaftBind, n.cfg.RaftAdvertise, n.cfg.TLS)
+	stream, err := listenStream(n.cfg.RaftBind, n.cfg.RaftAdvertise, n.cfg.TLS, n.cfg.Credential)
 	if err != nil {
 		return fmt.Errorf("raftnode: raft transport on %s: %w", n.cfg.RaftBind, err)
 	}
+	stream.onAuthFail = (&authFailLog{n: n}).refused
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,
 		Logger:  n.hlog,

@@ -3,20 +3,29 @@ package raftnode
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
 // tlsHandshakeTimeout bounds the TLS handshake of a Raft connection, so a
 // peer that connects and stays silent does not hold a connection forever.
 const tlsHandshakeTimeout = 10 * time.Second
 
-// tcpStream is the Raft transport's stream layer: TCP, or mutual TLS when
-// tlsConfig is set, advertising the configured address exactly as given.
+// credHandshakeTimeout bounds the credential handshake of a Raft
+// connection: four small messages between members.
+const credHandshakeTimeout = 5 * time.Second
+
+// tcpStream is the Raft transport's stream layer: mutual TLS when tlsConfig
+// is set, otherwise TCP authenticated by the node credential's handshake
+// (peerauth) before a byte of Raft traffic is read or sent. It advertises
+// the configured address exactly as given.
 // raft's own TCP transport resolves the advertised address to an IP once at
 // start, so a node advertised as "tokend1:9300" would be recorded under its
 // container's IP at that moment and become unreachable when a restart gives
@@ -30,42 +39,60 @@ type tcpStream struct {
 	// RequireAndVerifyClientCert), dialled ones verify the peer's
 	// certificate for the dialled host name.
 	tlsConfig *tls.Config
+	// cred authenticates connections without tlsConfig, in both
+	// directions. While it is empty (a node waiting for its join answer)
+	// every connection is refused.
+	cred *peerauth.Credential
+	// onAuthFail, when set, is told of every accepted connection refused
+	// by the credential handshake.
+	onAuthFail func(net.Conn, error)
 }
 
 // listenStream listens on bind and advertises advertise, or the bound
-// address when advertise is empty. With tlsConfig, connections are TLS.
-func listenStream(bind, advertise string, tlsConfig *tls.Config) (*tcpStream, error) {
+// address when advertise is empty. With tlsConfig, connections are TLS;
+// otherwise they are authenticated with cred.
+func listenStream(bind, advertise string, tlsConfig *tls.Config, cred *peerauth.Credential) (*tcpStream, error) {
+	if tlsConfig == nil && cred == nil {
+		return nil, errors.New("raft stream: neither TLS nor a node credential")
+	}
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, err
 	}
-	s := &tcpStream{Listener: ln, advertise: ln.Addr(), tlsConfig: tlsConfig}
+	s := &tcpStream{Listener: ln, advertise: ln.Addr(), tlsConfig: tlsConfig, cred: cred}
 	if advertise != "" {
 		s.advertise = advertisedAddr(advertise)
 	}
 	return s, nil
 }
 
-// Accept returns the next connection. A TLS connection completes its
-// handshake (bounded by tlsHandshakeTimeout) on first use, in the
-// transport's goroutine for that connection, not here: one slow peer must
-// not hold up the others.
+// Accept returns the next connection. Its TLS or credential handshake
+// (bounded by tlsHandshakeTimeout, credHandshakeTimeout) runs on first
+// use, in the transport's goroutine for that connection, not here: one slow
+// peer must not hold up the others. A connection that fails it is closed
+// before Raft decodes anything from it.
 func (s *tcpStream) Accept() (net.Conn, error) {
 	conn, err := s.Listener.Accept()
-	if err != nil || s.tlsConfig == nil {
-		return conn, err
+	if err != nil {
+		return nil, err
+	}
+	if s.tlsConfig == nil {
+		return peerauth.NewServerConn(conn, s.cred, credHandshakeTimeout, s.onAuthFail), nil
 	}
 	return &handshakeConn{Conn: tls.Server(conn, s.tlsConfig)}, nil
 }
 
 // Dial connects to a peer's Raft address, resolving a host name afresh.
-// With TLS the handshake completes before Dial returns.
+// The TLS or credential handshake completes before Dial returns.
 func (s *tcpStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	dialer := &net.Dialer{Timeout: timeout}
 	if s.tlsConfig == nil {
 		conn, err := dialer.Dial("tcp", string(addr))
 		if err != nil {
 			return nil, fmt.Errorf("dial %s: %w", addr, err)
+		}
+		if err := peerauth.Dial(conn, s.cred, credHandshakeTimeout); err != nil {
+			return nil, fmt.Errorf("dial %s: node credential handshake: %w", addr, err)
 		}
 		return conn, nil
 	}

@@ -11,7 +11,7 @@ import (
 // A node advertised by host name is recorded and dialled by that name, not by
 // the IP it resolved to at start (a container's IP changes across restarts).
 func TestStream_AdvertisesTheConfiguredNameAndDialsIt(t *testing.T) {
-	target, err := listenStream("127.0.0.1:0", "", nil)
+	target, err := listenStream("127.0.0.1:0", "", nil, testCredential)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func TestStream_AdvertisesTheConfiguredNameAndDialsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	byName := "localhost:" + port
-	named, err := listenStream("127.0.0.1:0", byName, nil)
+	named, err := listenStream("127.0.0.1:0", byName, nil, testCredential)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,6 +37,7 @@ func TestStream_AdvertisesTheConfiguredNameAndDialsIt(t *testing.T) {
 	go func() {
 		c, err := target.Accept()
 		if err == nil {
+			err = c.(interface{ Handshake() error }).Handshake()
 			c.Close()
 		}
 		accepted <- err

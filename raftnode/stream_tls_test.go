@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
+	"github.com/tokend/tokend/raftnode/peerauth"
 	"github.com/tokend/tokend/test/testkit"
 )
 
@@ -68,14 +69,8 @@ func TestTLS_PeerWithoutAClusterCertificateCannotVoteOrAppend(t *testing.T) {
 		if cfg != nil {
 			cfg.RootCAs = ca.Pool // it trusts the cluster; the cluster does not trust it
 		}
-		stream, err := listenStream("127.0.0.1:0", "", cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-			Stream: stream, MaxPool: 1, Timeout: 2 * time.Second, Logger: hclog.NewNullLogger(),
-		})
-		header := raft.RPCHeader{ID: []byte("rogue"), Addr: []byte(stream.Addr().String())}
+		trans := outsiderTransport(t, cfg, nil)
+		header := raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("rogue"), Addr: []byte(trans.LocalAddr())}
 		vote := &raft.RequestVoteRequest{RPCHeader: header, Term: term + 10, LastLogIndex: last + 10, LastLogTerm: term + 10}
 		if err := trans.RequestVote(raft.ServerID(target.ID()), raft.ServerAddress(target.Addr()), vote,
 			&raft.RequestVoteResponse{}); err == nil {
@@ -96,4 +91,25 @@ func TestTLS_PeerWithoutAClusterCertificateCannotVoteOrAppend(t *testing.T) {
 	}
 	c.propose("after-the-rogue")
 	c.waitConverged()
+}
+
+// outsiderTransport is a Raft transport on 127.0.0.1 as an outsider would
+// run it: hashicorp/raft's own plain TCP one when both tlsCfg and cred are
+// nil, else tokend's stream with them.
+func outsiderTransport(t *testing.T, tlsCfg *tls.Config, cred *peerauth.Credential) *raft.NetworkTransport {
+	t.Helper()
+	if tlsCfg == nil && cred == nil {
+		trans, err := raft.NewTCPTransportWithLogger("127.0.0.1:0", nil, 1, 2*time.Second, hclog.NewNullLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return trans
+	}
+	stream, err := listenStream("127.0.0.1:0", "", tlsCfg, cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: stream, MaxPool: 1, Timeout: 2 * time.Second, Logger: hclog.NewNullLogger(),
+	})
 }

@@ -103,7 +103,7 @@ func TestServe_NodeWithoutAClusterCertificateCannotJoin(t *testing.T) {
 	req := api.JoinRequest{NodeID: "rogue", RaftAddr: testkit.FreeAddr(t), HTTPAddr: testkit.FreeAddr(t)}
 	for name, cfg := range attempts {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		err := api.JoinTLS(ctx, cfg, []string{n1.url()}, req, "tls-test-node-secret", "elastic", tlsTestPassword)
+		_, err := api.JoinTLS(ctx, cfg, []string{n1.url()}, req, "tls-test-node-secret", "elastic", tlsTestPassword)
 		cancel()
 		if err == nil {
 			t.Errorf("%s: the join was accepted", name)

@@ -110,6 +110,7 @@ func (c *Config) Validate() error {
 		c.validateClusterTLS,
 		c.validateMembership,
 		c.validateLimits,
+		c.validateNodeSecret,
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {

@@ -66,7 +66,7 @@ func TestLoad_EnvironmentOverridesDefaults(t *testing.T) {
 		"TOKEND_HTTP_ADDR", "127.0.0.1:19200",
 		"TOKEND_TOKEN_TIMEOUT", "45m",
 		"TOKEND_JOIN", "10.0.0.1:9200, https://b.example:9200/",
-		"TOKEND_NODE_SECRET", "s3cret",
+		"TOKEND_NODE_SECRET", "s3cret-s3cret-s3cret",
 		"TOKEND_LOG_LEVEL", "debug",
 		"TOKEND_DISABLE_REPLAY_REVOCATION", "true",
 	))
@@ -77,7 +77,7 @@ func TestLoad_EnvironmentOverridesDefaults(t *testing.T) {
 		t.Errorf("timeout/level/replay from env: %+v", cfg)
 	}
 	wantJoin := []string{"http://10.0.0.1:9200", "https://b.example:9200"}
-	if !slices.Equal(cfg.Join, wantJoin) || cfg.NodeSecret != "s3cret" {
+	if !slices.Equal(cfg.Join, wantJoin) || cfg.NodeSecret != "s3cret-s3cret-s3cret" {
 		t.Errorf("join = %q, want %q", cfg.Join, wantJoin)
 	}
 }
@@ -105,7 +105,7 @@ log-format: json
 }
 
 func TestLoad_YAMLJoinListAndConfigFromEnv(t *testing.T) {
-	path := writeYAML(t, "join: [a:9200, b:9200]\nnode-secret: x\n")
+	path := writeYAML(t, "join: [a:9200, b:9200]\nnode-secret: a-yaml-node-secret\n")
 	cfg := mustLoad(t, nil, envMap("TOKEND_CONFIG", path))
 	if want := []string{"http://a:9200", "http://b:9200"}; !slices.Equal(cfg.Join, want) {
 		t.Fatalf("join = %q, want %q", cfg.Join, want)
@@ -219,6 +219,7 @@ func TestValidate_RefusalsNameTheSetting(t *testing.T) {
 		{"join bad scheme", func(c *Config) { c.Join = []string{"ftp://a:1"} }, `--join "ftp://a:1"`},
 		{"join no host", func(c *Config) { c.Join = []string{"http://"} }, "--join"},
 		{"expect negative", func(c *Config) { c.BootstrapExpect = -1 }, "--bootstrap-expect"},
+		{"short node secret", func(c *Config) { c.NodeSecret = "fifteen-bytes!!" }, "--node-secret: 15 bytes, at least 16 needed"},
 		{"expect without join", func(c *Config) { c.BootstrapExpect = 3 }, "--bootstrap-expect"},
 		{"expect with bootstrap", func(c *Config) { c.BootstrapExpect, c.Bootstrap = 1, true }, "--bootstrap-expect and --bootstrap"},
 		{"expect more than listed", func(c *Config) {
@@ -256,7 +257,7 @@ func TestValidate_AllInterfacesWithAdvertiseIsAccepted(t *testing.T) {
 
 func TestValidate_BootstrapExpectWithSelfListed(t *testing.T) {
 	cfg := Default()
-	cfg.BootstrapExpect, cfg.NodeSecret = 3, "s"
+	cfg.BootstrapExpect, cfg.NodeSecret = 3, "sixteen-byte-sec"
 	cfg.Join = []string{"127.0.0.1:9200", "127.0.0.1:9201", "127.0.0.1:9202"}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

@@ -109,6 +109,9 @@ func (d *daemon) bootstrap(ctx context.Context, e env) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := d.ensureCredential(); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
 	if err := d.node.Bootstrap(); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
@@ -123,6 +126,10 @@ func (d *daemon) bootstrap(ctx context.Context, e env) error {
 	}
 	if d.cfg.NodeSecret == "" {
 		d.log.Warn("no --node-secret: joining nodes must present elastic superuser credentials")
+		if d.tls == nil {
+			d.log.Warn("without TLS, joining nodes receive the node credential over plain http: on an untrusted network, " +
+				"whoever reads that traffic can take part in Raft; use --tls-cert and --cluster-ca there")
+		}
 	}
 	d.log.Info("bootstrapped a new cluster", "cluster", d.cfg.ClusterName)
 	return nil
@@ -138,7 +145,11 @@ func (d *daemon) join(ctx context.Context, e env, urls []string) error {
 		user = "elastic"
 	}
 	d.log.Info("joining cluster", "peers", strings.Join(urls, ","))
-	if err := api.JoinTLS(ctx, d.peerTLS(), urls, req, cfg.NodeSecret, user, password); err != nil {
+	answer, err := api.JoinTLS(ctx, d.peerTLS(), urls, req, cfg.NodeSecret, user, password)
+	if err != nil {
+		return fmt.Errorf("join %s: %w", strings.Join(urls, ","), err)
+	}
+	if err := d.adoptCredential(answer); err != nil {
 		return fmt.Errorf("join %s: %w", strings.Join(urls, ","), err)
 	}
 	d.log.Info("joined cluster")

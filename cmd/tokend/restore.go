@@ -161,6 +161,9 @@ func restoreOffline(e env, op *operator, o offlineFlags) error {
 	case err != nil:
 		return fmt.Errorf("nothing was written: %w", err)
 	}
+	if _, err := newCredential(o.dataDir); err != nil {
+		return fmt.Errorf("restored into %s, but %w; start it with --node-secret", o.dataDir, err)
+	}
 	out := offlineRestored{DataDir: o.dataDir, NodeID: o.nodeID, RaftAddr: o.raftAddr,
 		Index: res.Header.Index, Records: res.Header.Records, Bytes: res.Size}
 	if op.json {

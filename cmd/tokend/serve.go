@@ -78,6 +78,10 @@ type daemon struct {
 	http   *http.Server
 	served chan error // receives Serve's error if it stops on its own
 
+	// cred is the node credential: --node-secret, the data dir's, or
+	// none until bootstrap generates it or a join answer brings it.
+	cred *peerauth.Credential
+
 	tls           *nodeTLS // nil: plain http
 	stopCertWatch func()   // stops the certificate reloader; nil without TLS
 
@@ -92,14 +96,20 @@ func startDaemon(cfg Config, log *slog.Logger) (*daemon, error) {
 	if d.tls, err = loadTLS(cfg, d.log); err != nil {
 		return nil, err
 	}
+	if d.cred, err = loadCredential(cfg); err != nil {
+		return nil, err
+	}
 	state := fsm.New()
 	reg := metrics.NewRegistry() // this node's metrics: Raft node and API
-	node, err := openNode(cfg, log, state, reg, d.raftTLS())
+	node, err := openNode(cfg, log, state, reg, d.raftTLS(), d.cred)
 	if err != nil {
 		return nil, err
 	}
 	d.node = node
-	if d.api, err = newAPI(cfg, log, node, state, reg, d.tls); err != nil {
+	if err := d.requireCredential(); err != nil {
+		return nil, errors.Join(err, node.Shutdown())
+	}
+	if d.api, err = newAPI(cfg, log, node, state, reg, d.tls, d.cred); err != nil {
 		return nil, errors.Join(err, node.Shutdown())
 	}
 	if err := d.listen(); err != nil {
@@ -114,15 +124,18 @@ func startDaemon(cfg Config, log *slog.Logger) (*daemon, error) {
 }
 
 // openNode opens the Raft node over the data directory, with its metrics on
-// reg and, when raftTLS is set, mutual TLS between nodes. Raft's library
-// metrics are hooked up first, so that nothing it emits at start-up is lost.
-func openNode(cfg Config, log *slog.Logger, state *fsm.FSM, reg *metrics.Registry, raftTLS *tls.Config) (*raftnode.Node, error) {
+// reg and mutual TLS between nodes when raftTLS is set, else connections
+// authenticated with cred. Raft's library metrics are hooked up first, so
+// that nothing it emits at start-up is lost.
+func openNode(cfg Config, log *slog.Logger, state *fsm.FSM, reg *metrics.Registry, raftTLS *tls.Config,
+	cred *peerauth.Credential) (*raftnode.Node, error) {
 	raftnode.LibraryMetrics()
 	rc := raftnode.Config{
 		NodeID:        cfg.NodeID,
 		RaftBind:      cfg.RaftAddr,
 		RaftAdvertise: cfg.AdvertiseRaft,
 		TLS:           raftTLS,
+		Credential:    cred,
 		DataDir:       cfg.DataDir,
 		Logger:        log.With("component", "raft"),
 		ApplyTimeout:  cfg.RequestTimeout,
@@ -147,14 +160,16 @@ func openNode(cfg Config, log *slog.Logger, state *fsm.FSM, reg *metrics.Registr
 // check, not tokend's own. It serves reg and Raft's library metrics.
 // With TLS, it calls other nodes over https and, with a cluster CA,
 // requires node-to-node calls to present a certificate that CA signed.
-func newAPI(cfg Config, log *slog.Logger, node *raftnode.Node, state *fsm.FSM, reg *metrics.Registry, t *nodeTLS) (*api.Server, error) {
+// cred is the node credential the API hands to joining nodes.
+func newAPI(cfg Config, log *slog.Logger, node *raftnode.Node, state *fsm.FSM, reg *metrics.Registry, t *nodeTLS,
+	cred *peerauth.Credential) (*api.Server, error) {
 	ac := api.Config{
 		NodeID:                  cfg.NodeID,
 		HTTPAdvertise:           cfg.AdvertiseHTTP,
 		ClusterName:             cfg.ClusterName,
 		TokenTimeout:            cfg.TokenTimeout,
 		NodeSecret:              cfg.NodeSecret,
-		Credential:              peerauth.NewCredential([]byte(cfg.NodeSecret)),
+		Credential:              cred,
 		DisableReplayRevocation: cfg.DisableReplayRevocation,
 		RequestTimeout:          cfg.RequestTimeout,
 		Logger:                  log,

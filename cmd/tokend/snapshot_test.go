@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode/peerauth"
 	"github.com/tokend/tokend/snapshot"
 )
 
@@ -179,6 +180,11 @@ func TestSnapshotRestoreOffline_WritesEmptyDirOnlyAndNeedsItsFlags(t *testing.T)
 	code, out, errOut := runCLI(t, srv, "", args...)
 	if code != 0 || !strings.Contains(out, "52 records") || !strings.Contains(out, "tokend serve --data-dir "+dir+" --node-id n1 --raft-addr 127.0.0.1:9300") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// The rebuilt cluster's first node gets a credential of its own: a
+	// backup holds none, and without one the node would refuse to start.
+	if fi, err := os.Stat(filepath.Join(dir, peerauth.FileName)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("node credential after an offline restore: %v, %v", fi, err)
 	}
 	code, _, errOut = runCLI(t, srv, "", args...)
 	if code != 1 || !strings.Contains(errOut, "refusing to restore into --data-dir "+dir+", which is not empty") {

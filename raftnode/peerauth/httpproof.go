@@ -37,9 +37,9 @@ const UnsignedBody = "-"
 // proofVersion starts every proof; proofLabel separates its MAC from any
 // other use of the secret.
 const (
-	proofVersion = "v1"
-	proofLabel   = "tokend/v1 node-http-proof"
-	nonceLen     = 16
+	proofVersion  = "v1"
+	proofLabel    = "tokend/v1 node-http-proof"
+	proofNonceLen = 16
 )
 
 // Errors of Verify.
@@ -75,7 +75,7 @@ func BodyDigest(body []byte) string {
 
 // Sign returns the proof of q under secret at now.
 func Sign(secret []byte, q Request, now time.Time) string {
-	var nonce [nonceLen]byte
+	var nonce [proofNonceLen]byte
 	_, _ = rand.Read(nonce[:]) // crypto/rand.Read never fails
 	ms := now.UnixMilli()
 	return proofVersion + " " + strconv.FormatInt(ms, 10) + " " +
@@ -115,12 +115,12 @@ type ReplayGuard struct {
 	maxNonces int
 
 	mu   sync.Mutex
-	seen map[[nonceLen]byte]int64 // nonce -> unix ms after which it cannot verify again
+	seen map[[proofNonceLen]byte]int64 // nonce -> unix ms after which it cannot verify again
 }
 
 // NewReplayGuard returns a guard remembering at most maxNonces nonces.
 func NewReplayGuard(maxNonces int) *ReplayGuard {
-	return &ReplayGuard{maxNonces: maxNonces, seen: map[[nonceLen]byte]int64{}}
+	return &ReplayGuard{maxNonces: maxNonces, seen: map[[proofNonceLen]byte]int64{}}
 }
 
 // Verify checks proof for q under secret at now, and accepts it only once.
@@ -134,7 +134,7 @@ func (g *ReplayGuard) Verify(secret []byte, proof string, q Request, audiences [
 	ms, err := strconv.ParseInt(parts[1], 10, 64)
 	nonce, nerr := base64.RawURLEncoding.Strict().DecodeString(parts[2])
 	mac, merr := base64.RawURLEncoding.Strict().DecodeString(parts[3])
-	if err != nil || nerr != nil || merr != nil || len(nonce) != nonceLen || len(mac) != sha256.Size {
+	if err != nil || nerr != nil || merr != nil || len(nonce) != proofNonceLen || len(mac) != sha256.Size {
 		return ErrProofMalformed
 	}
 	nowMs := now.UnixMilli()
@@ -149,11 +149,11 @@ func (g *ReplayGuard) Verify(secret []byte, proof string, q Request, audiences [
 	if !ok {
 		return ErrProofInvalid
 	}
-	return g.remember([nonceLen]byte(nonce), ms+ProofWindow.Milliseconds(), nowMs)
+	return g.remember([proofNonceLen]byte(nonce), ms+ProofWindow.Milliseconds(), nowMs)
 }
 
 // remember records nonce until expires, refusing one already recorded.
-func (g *ReplayGuard) remember(nonce [nonceLen]byte, expires, nowMs int64) error {
+func (g *ReplayGuard) remember(nonce [proofNonceLen]byte, expires, nowMs int64) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if until, ok := g.seen[nonce]; ok && until >= nowMs {

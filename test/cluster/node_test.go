@@ -73,7 +73,8 @@ func (n *node) start() {
 	n.state = fsm.New()
 	cfg := raftnode.Config{NodeID: n.id, RaftBind: n.raftAddr, DataDir: n.dataDir, Logger: logger,
 		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
-		LeaderLeaseTimeout: 200 * time.Millisecond, SnapshotThreshold: n.snapshot, TrailingLogs: n.snapshot}
+		LeaderLeaseTimeout: 200 * time.Millisecond, SnapshotThreshold: n.snapshot, TrailingLogs: n.snapshot,
+		Credential: peerauth.NewCredential([]byte(nodeSecret))}
 	if err := cfg.Validate(); err != nil {
 		n.t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
+	"github.com/tokend/tokend/raftnode/peerauth"
 	"github.com/tokend/tokend/test/testkit"
 )
 
@@ -15,7 +16,8 @@ import (
 // serving a cluster nobody can log in to.
 func TestBootstrap_InterruptedBeforeTheElasticUserIsFinishedOnRestart(t *testing.T) {
 	p := newProc(t, "node1")
-	node, err := raftnode.Open(raftnode.Config{NodeID: p.id, RaftBind: p.raftAddr, DataDir: p.dataDir}, fsm.New())
+	node, err := raftnode.Open(raftnode.Config{NodeID: p.id, RaftBind: p.raftAddr, DataDir: p.dataDir,
+		Credential: peerauth.NewCredential([]byte(e2eNodeSecret))}, fsm.New())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func newProc(t *testing.T, id string, extra ...string) *proc {
 	p := &proc{t: t, id: id, httpAddr: testkit.FreeAddr(t), raftAddr: testkit.FreeAddr(t), dataDir: filepath.Join(t.TempDir(), id)}
 	p.args = append([]string{"serve", "--node-id", id, "--http-addr", p.httpAddr, "--raft-addr", p.raftAddr,
 		"--data-dir", p.dataDir}, extra...)
-	p.env = append(os.Environ(), "ELASTIC_PASSWORD="+superPassword, "TOKEND_NODE_SECRET=e2e-node-secret")
+	p.env = append(os.Environ(), "ELASTIC_PASSWORD="+superPassword, "TOKEND_NODE_SECRET="+e2eNodeSecret)
 	p.out = &testkit.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
