@@ -111,7 +111,7 @@ func TestJoin_NodeProofOrSuperuser(t *testing.T) {
 	n := newLeader(t, nil)
 	body := `{"node_id":"n2","raft_addr":"10.0.0.2:9300","http_addr":"10.0.0.2:9200"}`
 	r := n.do("POST", "/_tokend/cluster/join", body, n.proofFor("", "POST", "/_tokend/cluster/join", body)...).want(t, 200)
-	if string(r.body) != `{"acknowledged":true}` {
+	if m := r.json(t); m["acknowledged"] != true || m["node_credential"] != testSecret {
 		t.Fatalf("join: %s", r.body)
 	}
 	if addr, _ := n.srv.state.NodeAddr("n2"); addr != "10.0.0.2:9200" || len(n.node.joins) != 1 {

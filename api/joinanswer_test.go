@@ -19,8 +19,9 @@ func TestJoin_AnswerCarriesTheCredentialOnlyToAnAuthenticatedJoiner(t *testing.T
 	n := newLeader(t, func(c *Config) { c.Credential = peerauth.NewCredential([]byte(joinCredential)) })
 	body := `{"node_id":"n2","raft_addr":"10.0.0.2:9300","http_addr":"10.0.0.2:9200"}`
 	for name, hdr := range map[string][]string{
-		"node secret": {headerNodeSecret, testSecret},
-		"superuser":   basicAuth("elastic", "elastic-pw"),
+		"node proof": {headerNodeAuth, peerauth.Sign([]byte(joinCredential), peerauth.Request{Method: "POST",
+			Target: "/_tokend/cluster/join", BodyDigest: peerauth.BodyDigest([]byte(body))}, time.Now())},
+		"superuser": basicAuth("elastic", "elastic-pw"),
 	} {
 		r := n.do("POST", "/_tokend/cluster/join", body, hdr...).want(t, 200)
 		if got := r.json(t)["node_credential"]; got != joinCredential {
@@ -38,7 +39,7 @@ func TestJoin_AnswerCarriesTheCredentialOnlyToAnAuthenticatedJoiner(t *testing.T
 		"wrong node secret":  {[]string{headerNodeSecret, "wrong"}, 401},
 		"not a superuser":    {basicAuth("alice", "alice-pw"), 403},
 		"wrong password":     {basicAuth("elastic", "nope-nope"), 401},
-		"invalid join (400)": {[]string{headerNodeSecret, testSecret}, 400},
+		"invalid join (400)": {basicAuth("elastic", "elastic-pw"), 400},
 	} {
 		b := body
 		if c.status == 400 {

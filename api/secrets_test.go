@@ -111,7 +111,7 @@ func TestSecrets_NeverInLogsErrorsMetricsLogEntriesOrSnapshots(t *testing.T) {
 	}
 	l.do("POST", "/_security/oauth2/token", `{"grant_type":"password","username":"tokman","password":"guessed-pw-456"}`).want(t, 429)
 	q := peerauth.Request{Method: "GET", Target: "/_tokend/cluster/status", Audience: "n1", BodyDigest: peerauth.BodyDigest(nil)}
-	l.do("GET", "/_tokend/cluster/status", "", headerNodeAuth, peerauth.Sign([]byte(leakNodeSecret), q, time.Now())).want(t, 200)
+	l.do("GET", "/_tokend/cluster/status", "", headerNodeAuth, peerauth.Sign([]byte(leakCredential), q, time.Now())).want(t, 200)
 	l.do("GET", "/_tokend/cluster/status", "", headerNodeSecret, leakNodeSecret).want(t, 401)
 	l.do("GET", "/_tokend/cluster/status", "", headerNodeSecret, "wrong-node-secret-9").want(t, 401)
 	l.do("POST", "/_tokend/cluster/join", `{"node_id":"n1"}`, headerNodeSecret, "wrong-node-secret-9").want(t, 401)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -74,7 +75,7 @@ func (d *daemon) ensureCredential() error {
 func (d *daemon) adoptCredential(a api.JoinAnswer) error {
 	got := []byte(a.NodeCredential)
 	if d.cfg.NodeSecret != "" {
-		if len(got) > 0 && string(got) != d.cfg.NodeSecret {
+		if len(got) > 0 && subtle.ConstantTimeCompare(got, []byte(d.cfg.NodeSecret)) != 1 {
 			return errors.New("the cluster's node credential is not this node's --node-secret: " +
 				"set the cluster's --node-secret on this node, or none")
 		}
