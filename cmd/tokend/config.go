@@ -239,8 +239,6 @@ func (c *Config) validateMembership() error {
 		c.Join[i] = u
 	}
 	switch {
-	case c.Bootstrap && len(c.Join) > 0:
-		return errors.New("--bootstrap and --join: use one; --bootstrap forms a new cluster, --join enters an existing one")
 	case c.BootstrapExpect < 0:
 		return fmt.Errorf("--bootstrap-expect %d: must not be negative", c.BootstrapExpect)
 	case c.BootstrapExpect > 0 && c.Bootstrap:

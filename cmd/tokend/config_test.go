@@ -215,7 +215,6 @@ func TestValidate_RefusalsNameTheSetting(t *testing.T) {
 		{"node id with slash", func(c *Config) { c.NodeID = "a/b" }, "--node-id (node.name)"},
 		{"empty cluster name", func(c *Config) { c.ClusterName = "" }, "--cluster-name (cluster.name)"},
 		{"empty data dir", func(c *Config) { c.DataDir = " " }, "--data-dir (path.data)"},
-		{"bootstrap and join", func(c *Config) { c.Bootstrap, c.Join, c.NodeSecret = true, []string{"a:1"}, "s" }, "--bootstrap and --join"},
 		{"join bad scheme", func(c *Config) { c.Join = []string{"ftp://a:1"} }, `--join "ftp://a:1"`},
 		{"join no host", func(c *Config) { c.Join = []string{"http://"} }, "--join"},
 		{"expect negative", func(c *Config) { c.BootstrapExpect = -1 }, "--bootstrap-expect"},

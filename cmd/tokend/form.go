@@ -43,6 +43,11 @@ func (d *daemon) formCluster(ctx context.Context, e env) error {
 		return nil
 	case cfg.BootstrapExpect > 0:
 		return d.bootstrapExpect(ctx, e)
+	case cfg.Bootstrap && len(cfg.Join) > 0:
+		if err := d.refuseSecondCluster(ctx, cfg.Join); err != nil {
+			return err
+		}
+		return d.bootstrap(ctx, e)
 	case len(cfg.Join) > 0:
 		return d.join(ctx, e, cfg.Join)
 	default:
@@ -236,6 +241,23 @@ func (d *daemon) awaitPeers(ctx context.Context, peers []string) (inCluster bool
 		case <-time.After(expectPollInterval):
 		}
 	}
+}
+
+// refuseSecondCluster is --bootstrap's guard when --join names the peers it
+// is meant to form a cluster with: if any of them already belongs to a
+// cluster (its readiness probe answers 200), bootstrapping here would found
+// a second cluster beside it, so it refuses, naming the peer. Peers that do
+// not answer say nothing either way.
+func (d *daemon) refuseSecondCluster(ctx context.Context, peers []string) error {
+	hc := &http.Client{Timeout: probeTimeout, Transport: &http.Transport{TLSClientConfig: d.peerTLS()}}
+	for _, p := range peers {
+		if probe(ctx, hc, p+readyPath) == http.StatusOK {
+			return fmt.Errorf("refusing to bootstrap: %s already belongs to a cluster, and this empty data dir (%s) would found a second one; "+
+				"start this node with --join only (or --bootstrap-expect), not --bootstrap", p, d.cfg.DataDir)
+		}
+	}
+	d.log.Info("--bootstrap: no node named by --join belongs to a cluster yet; bootstrapping", "join", strings.Join(peers, ","))
+	return nil
 }
 
 // probe returns the HTTP status of GET url, or 0 if nothing answered.
