@@ -228,9 +228,16 @@ func TestJoinClient_RetriesUntilAMemberAccepts(t *testing.T) {
 	defer ts.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := Join(ctx, []string{"127.0.0.1:1", strings.TrimPrefix(ts.URL, "http://")}, JoinRequest{NodeID: "n2"}, "s3cret", "", "")
+	var failures []string
+	_, err := JoinTLS(ctx, nil, []string{"127.0.0.1:1", strings.TrimPrefix(ts.URL, "http://")}, JoinRequest{NodeID: "n2"}, "s3cret", "", "",
+		OnJoinFailure(func(url string, err error) { failures = append(failures, url+": "+err.Error()) }))
 	if err != nil || calls.Load() != 3 {
 		t.Fatalf("Join: %v after %d calls", err, calls.Load())
+	}
+	// Every failed attempt is reported with its cause: the refused
+	// connection and the member's 503, each round, until it accepts.
+	if len(failures) != 5 || !strings.Contains(failures[0], "connection refused") || !strings.Contains(failures[1], "503") {
+		t.Fatalf("failures reported: %q", failures)
 	}
 	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(400) }))
 	defer bad.Close()

@@ -43,7 +43,12 @@ func Join(ctx context.Context, urls []string, req JoinRequest, nodeSecret, user,
 // the cluster's CA and, where members require one, this node's certificate.
 // It returns the accepting member's answer, which carries the cluster's
 // node credential.
-func JoinTLS(ctx context.Context, tlsCfg *tls.Config, urls []string, req JoinRequest, nodeSecret, user, password string) (JoinAnswer, error) {
+func JoinTLS(ctx context.Context, tlsCfg *tls.Config, urls []string, req JoinRequest, nodeSecret, user, password string,
+	opts ...JoinOption) (JoinAnswer, error) {
+	var o joinOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if len(urls) == 0 {
 		return JoinAnswer{}, errors.New("api: join: no URLs to join")
 	}
@@ -61,6 +66,9 @@ func JoinTLS(ctx context.Context, tlsCfg *tls.Config, urls []string, req JoinReq
 			if last == nil {
 				return answer, nil
 			}
+			if o.failed != nil {
+				o.failed(u, last)
+			}
 			if errors.Is(last, errJoinRefused) {
 				return JoinAnswer{}, fmt.Errorf("api: join: %w", last)
 			}
@@ -73,6 +81,21 @@ func JoinTLS(ctx context.Context, tlsCfg *tls.Config, urls []string, req JoinReq
 		backoff = min(2*backoff, joinMaxBackoff)
 	}
 	return JoinAnswer{}, fmt.Errorf("api: join: no member accepted the join after %d rounds: %w", joinMaxRounds, last)
+}
+
+// JoinOption adjusts JoinTLS.
+type JoinOption func(*joinOptions)
+
+// joinOptions are JoinTLS's optional settings.
+type joinOptions struct {
+	failed func(url string, err error)
+}
+
+// OnJoinFailure makes JoinTLS call f with the URL and the cause of every
+// attempt that failed (refused, unreachable, TLS verification), so the
+// joining node can say why it is not a member yet.
+func OnJoinFailure(f func(url string, err error)) JoinOption {
+	return func(o *joinOptions) { o.failed = f }
 }
 
 // joinOnce sends one join request to base.

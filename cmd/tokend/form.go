@@ -150,7 +150,8 @@ func (d *daemon) join(ctx context.Context, e env, urls []string) error {
 		user = "elastic"
 	}
 	d.log.Info("joining cluster", "peers", strings.Join(urls, ","))
-	answer, err := api.JoinTLS(ctx, d.peerTLS(), urls, req, cfg.NodeSecret, user, password)
+	answer, err := api.JoinTLS(ctx, d.peerTLS(), urls, req, cfg.NodeSecret, user, password,
+		api.OnJoinFailure(func(url string, err error) { d.log.Warn("join attempt failed", "url", url, "err", err) }))
 	if err != nil {
 		return fmt.Errorf("join %s: %w", strings.Join(urls, ","), err)
 	}
