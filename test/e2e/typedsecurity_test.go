@@ -41,7 +41,9 @@ func (r *typedRun) tokens() {
 	r.invalidate(anon, invalidateQuery{RefreshToken: *ref.RefreshToken}, 1)
 	_, err = anon.GetToken(r.ctx, tokenQuery{Grant: "refresh_token", RefreshToken: *ref.RefreshToken})
 	r.refused("GetToken with an invalidated refresh token", err, 400)
-	r.invalidate(r.admin, invalidateQuery{Username: "alice"}, 2)
+	// Left to invalidate: the client_credentials token, the refreshed pair's
+	// access token and the spent first refresh token.
+	r.invalidate(r.admin, invalidateQuery{Username: "alice"}, 3)
 	for i, tok := range []string{cc.AccessToken, ref.AccessToken} {
 		_, err = r.bearer(i, tok).Authenticate(r.ctx)
 		r.refused("Authenticate with a token invalidated by username", err, 401)
