@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -50,14 +51,38 @@ type pythonReport struct {
 // TestPython_SniffOnStartFindsEveryNode runs the official Python client
 // with sniff_on_start against one node of three: it must pass the client's
 // product check, learn every node from /_nodes/_all/http, spread its
-// requests over them, and get and use a token.
+// requests over them, and get and use a token. It runs twice: with plain
+// JSON headers (the 7.x client's default) and with
+// ELASTIC_CLIENT_APIVERSIONING, which makes it send compatible-with=7.
 func TestPython_SniffOnStartFindsEveryNode(t *testing.T) {
 	python := pythonWithClient(t)
 	nodes := startCluster(t, 3)
+	var hosts, ids []string
+	for _, p := range nodes {
+		hosts, ids = append(hosts, p.URL()), append(ids, p.id)
+	}
+	slices.Sort(hosts)
+	for _, versioning := range []string{"false", "true"} {
+		got := runSniffClient(t, python, nodes[2].URL(), "ELASTIC_CLIENT_APIVERSIONING="+versioning)
+		t.Logf("python elasticsearch client %s, api versioning %s", got.ClientVersion, versioning)
+		if !slices.Equal(got.Hosts, hosts) || !slices.Equal(got.ServedBy, ids) {
+			t.Fatalf("client knows %v and was served by %v, want %v and %v", got.Hosts, got.ServedBy, hosts, ids)
+		}
+		if got.Username != "elastic" || got.TokenType != "Bearer" || got.TokenUsername != "elastic" ||
+			got.TokenAuthenticationType != "token" {
+			t.Fatalf("python client saw %+v", got)
+		}
+	}
+}
+
+// runSniffClient runs testdata/sniff_client.py against url as elastic.
+func runSniffClient(t *testing.T, python, url string, env ...string) pythonReport {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, python, "testdata/sniff_client.py", nodes[2].URL(), "elastic", superPassword)
+	cmd := exec.CommandContext(ctx, python, "testdata/sniff_client.py", url, "elastic", superPassword)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("sniff_client.py: %v\n%s%s", err, stdout.String(), stderr.String())
@@ -66,17 +91,5 @@ func TestPython_SniffOnStartFindsEveryNode(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
 		t.Fatalf("sniff_client.py printed %q: %v", stdout.String(), err)
 	}
-	t.Logf("python elasticsearch client %s", got.ClientVersion)
-	var hosts, ids []string
-	for _, p := range nodes {
-		hosts, ids = append(hosts, p.URL()), append(ids, p.id)
-	}
-	slices.Sort(hosts)
-	if !slices.Equal(got.Hosts, hosts) || !slices.Equal(got.ServedBy, ids) {
-		t.Fatalf("client knows %v and was served by %v, want %v and %v", got.Hosts, got.ServedBy, hosts, ids)
-	}
-	if got.Username != "elastic" || got.TokenType != "Bearer" || got.TokenUsername != "elastic" ||
-		got.TokenAuthenticationType != "token" {
-		t.Fatalf("python client saw %+v", got)
-	}
+	return got
 }

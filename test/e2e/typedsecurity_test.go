@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"slices"
+	"time"
+
+	"github.com/tokend/tokend/test/testkit"
 )
 
 // nativeRealm is where users created through the user API authenticate.
@@ -109,7 +112,6 @@ func (r *typedRun) passwords() {
 
 // enableDisableDelete covers DisableUser, EnableUser and DeleteUser.
 func (r *typedRun) enableDisableDelete() {
-	alice := r.client(nil, "alice", alicePW2, nil)
 	r.ok("DisableUser", r.admin.DisableUser(r.ctx, "alice"))
 	for _, p := range r.nodes {
 		_, err := r.client([]*proc{p}, "alice", alicePW2, nil).Authenticate(r.ctx)
@@ -121,7 +123,17 @@ func (r *typedRun) enableDisableDelete() {
 		r.t.Fatalf("GetUser after DisableUser: %+v", users)
 	}
 	r.ok("EnableUser", r.admin.EnableUser(r.ctx, "alice"))
-	r.whoIs(alice, "alice", "realm")
+	// Unlike a revocation, enabling answers without waiting for every
+	// member (api/users.go setEnabled): another follower may refuse the
+	// user until it applies the entry, within a heartbeat.
+	for _, p := range r.nodes {
+		one := r.client([]*proc{p}, "alice", alicePW2, nil)
+		testkit.Eventually(r.t, 5*time.Second, "alice enabled on "+p.id, func() error {
+			_, err := one.Authenticate(r.ctx)
+			return err
+		})
+		r.whoIs(one, "alice", "realm")
+	}
 
 	found, err := r.admin.DeleteUser(r.ctx, "bob")
 	r.ok("DeleteUser bob", err)
