@@ -37,6 +37,9 @@ type leaseLedger interface {
 	Lead(term uint64)
 	// Grant records that member asked for a read lease now, in term.
 	Grant(member string, term uint64)
+	// Held reports whether member holds an unexpired grant, and how long
+	// the latest one has left.
+	Held(member string) (time.Duration, bool)
 	// Holders lists the members other than self that may hold a lease
 	// missing a revocation committed by time at; members is the
 	// configuration.
@@ -78,6 +81,15 @@ var leaseEpoch = time.Now()
 func (l *readLease) valid(now time.Time) bool {
 	r := l.renewed.Load()
 	return r != 0 && now.Sub(leaseEpoch)-time.Duration(r-1) < holderLease
+}
+
+// left is how long the lease held at now still lasts; 0 when none is held.
+func (l *readLease) left(now time.Time) time.Duration {
+	r := l.renewed.Load()
+	if r == 0 {
+		return 0
+	}
+	return max(holderLease-(now.Sub(leaseEpoch)-time.Duration(r-1)), 0)
 }
 
 // renewedAt records a completed catch-up that started at started.
