@@ -36,6 +36,7 @@ type Config struct {
 	Bootstrap       bool     // --bootstrap
 	Join            []string // --join: HTTP base URLs of existing members
 	BootstrapExpect int      // --bootstrap-expect
+	Replica         bool     // --replica (node.replica): join as a read replica
 
 	ClusterName             string        // --cluster-name (cluster.name)
 	NodeSecret              string        // --node-secret: shared secret that authorises joins
@@ -232,6 +233,10 @@ func (c *Config) validateMembership() error {
 		c.Join[i] = u
 	}
 	switch {
+	case c.Replica && (c.Bootstrap || c.BootstrapExpect > 0):
+		return errors.New("--replica: a read replica never forms a cluster; drop --bootstrap and --bootstrap-expect and --join a running one")
+	case c.Replica && len(c.Join) == 0:
+		return errors.New("--replica: needs --join naming members of the cluster to read from")
 	case c.Bootstrap && len(c.Join) > 0:
 		return errors.New("--bootstrap and --join: use one; --bootstrap forms a new cluster, --join enters an existing one")
 	case c.BootstrapExpect < 0:
