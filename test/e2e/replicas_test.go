@@ -137,6 +137,14 @@ func TestReplicas_ServeReadsAtOnceAndHoldRevocations(t *testing.T) {
 	if h["number_of_nodes"] != float64(5) || h["number_of_data_nodes"] != float64(3) || h["status"] != "green" {
 		t.Fatalf("health with two replicas: %v", h)
 	}
+	// Sniffing clients see the replicas as nodes without the master role.
+	info := do(t, voters[0], "GET", "/_nodes/http", "", admin).JSON(t)["nodes"].(map[string]any)
+	for _, id := range []string{"replica1", "replica2"} {
+		n, ok := info[id].(map[string]any)
+		if !ok || fmt.Sprint(n["roles"]) != "[data ingest]" {
+			t.Fatalf("_nodes/http entry of %s: %v", id, info[id])
+		}
+	}
 }
 
 func TestReplicas_APausedOrKilledReplicaCostsWritesAtMostOneLease(t *testing.T) {
