@@ -258,9 +258,9 @@ func (c *cluster) cut(src, dst *node, mode Mode) {
 	dst.httpProxy.Block(src.id, mode)
 }
 
-// heal unblocks every link.
+// heal unblocks every link, the replica's too.
 func (c *cluster) heal() {
-	for _, nd := range c.nodes {
+	for _, nd := range c.all() {
 		nd.raftProxy.HealAll()
 		nd.httpProxy.HealAll()
 	}
