@@ -67,6 +67,9 @@ type JoinRequest struct {
 	// dir was wiped) is re-added as a non-voter, so that it cannot vote
 	// before it has caught up.
 	HasState bool `json:"has_state,omitempty"`
+	// Replica asks for the node to be a read replica: a non-voter that is
+	// never promoted (recorded in the state, see fsm.SetNode.Replica).
+	Replica bool `json:"replica,omitempty"`
 }
 
 // join serves POST /_tokend/cluster/join (leader): admit the node as a
@@ -91,6 +94,9 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 	if len(msgs) > 0 {
 		return validationFailed(msgs...)
 	}
+	if err := s.markReplica(r.Context(), w, q); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	if err := s.admit(ctx, q); err != nil {
@@ -101,7 +107,7 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 			return err
 		}
 	}
-	s.log.Info("node joined", "id", q.NodeID, "raft_addr", q.RaftAddr, "http_addr", q.HTTPAddr, "has_state", q.HasState)
+	s.log.Info("node joined", "id", q.NodeID, "raft_addr", q.RaftAddr, "http_addr", q.HTTPAddr, "has_state", q.HasState, "replica", q.Replica || s.state.IsReplica(q.NodeID))
 	s.writeJoinAnswer(w, r)
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -136,10 +137,12 @@ func TestNodesAndRemove(t *testing.T) {
 	n.do("POST", "/_tokend/cluster/join", join, n.proofFor("", "POST", "/_tokend/cluster/join", join)...).want(t, 200)
 	r := n.do("GET", "/_tokend/cluster/nodes", "", admin...).want(t, 200)
 	want := `{"leader":"n1","nodes":[{"id":"n1","raft_addr":"n1:9300","http_addr":"` + n.srv.cfg.HTTPAdvertise +
-		`","voter":true,"leader":true,"state":"leader","last_contact_ms":0,"applied_index":7,"reachable":true},` +
+		`","voter":true,"leader":true,"state":"leader","last_contact_ms":0,"applied_index":7,"role":"voter","lag_entries":0,` +
+		`"lease_held":true,"lease_left_ms":LEFT,"reachable":true},` +
 		`{"id":"n2","raft_addr":"h2:9300","http_addr":"h2:9200","voter":false,"leader":false,"state":"unknown",` +
-		`"last_contact_ms":null,"applied_index":null,"reachable":false}]}`
-	if string(r.body) != want {
+		`"last_contact_ms":null,"applied_index":null,"role":"non-voter","lag_entries":null,"lease_held":false,"lease_left_ms":0,"reachable":false}]}`
+	// The leader's own lease counts down: only its presence is compared.
+	if got := regexp.MustCompile(`"lease_left_ms":[1-9][0-9]*`).ReplaceAllString(string(r.body), `"lease_left_ms":LEFT`); got != want {
 		t.Fatalf("nodes\n got %s\nwant %s", r.body, want)
 	}
 	n.do("DELETE", "/_tokend/cluster/nodes/n9", "", admin...).wantError(t, 404, "resource_not_found_exception",

@@ -31,6 +31,9 @@ const (
 type Config struct {
 	// NodeID is this node's Raft server ID.
 	NodeID string
+	// Replica makes this node a read replica (`tokend serve --replica`): it
+	// asks to join as a permanent non-voter that no leader promotes.
+	Replica bool
 	// HTTPAdvertise is the host:port other nodes and clients use to reach
 	// this node's API; it is recorded in the state for forwarding.
 	HTTPAdvertise string

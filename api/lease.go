@@ -54,6 +54,9 @@ type leaseLedger interface {
 	Lead(term uint64, prev string)
 	// Grant records that member asked for a read lease now, in term.
 	Grant(member string, term uint64)
+	// Held reports whether member holds an unexpired grant, and how long
+	// the latest one has left.
+	Held(member string) (time.Duration, bool)
 	// Holders lists the members other than self that may hold a lease
 	// missing a revocation committed by time at; members is the
 	// configuration.
@@ -126,6 +129,15 @@ func (l *readLease) age(now time.Time) time.Duration {
 		return now.Sub(leaseEpoch) - h.start
 	}
 	return time.Duration(1<<62 - 1)
+}
+
+// left is how long the lease held at now still lasts; 0 when none is held.
+func (l *readLease) left(now time.Time) time.Duration {
+	h := l.held.Load()
+	if h == nil {
+		return 0
+	}
+	return max(h.start+h.length-now.Sub(leaseEpoch), 0)
 }
 
 // renewedAt records a completed catch-up that started at started and won a

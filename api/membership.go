@@ -52,7 +52,17 @@ type NodeStatus struct {
 	LastContactMillis *int64 `json:"last_contact_ms"`
 	// AppliedIndex is the member's applied log index; null when unknown.
 	AppliedIndex *uint64 `json:"applied_index"`
-	Reachable    bool    `json:"reachable"`
+	// Role is voter, non-voter (joined, not promoted yet) or replica.
+	Role string `json:"role"`
+	// LagEntries is the leader's applied index minus the member's; null
+	// when either is unknown.
+	LagEntries *uint64 `json:"lag_entries"`
+	// LeaseHeld says whether the member holds a read lease, and
+	// LeaseLeftMillis how long it has left: from the leader's ledger when
+	// the leader answers, else as the member reports it; null when unknown.
+	LeaseHeld       *bool  `json:"lease_held"`
+	LeaseLeftMillis *int64 `json:"lease_left_ms"`
+	Reachable       bool   `json:"reachable"`
 	// Build is the binary the member runs; absent when unknown.
 	Build *BuildInfo `json:"build,omitempty"`
 }
@@ -82,6 +92,8 @@ func (s *Server) nodes(w http.ResponseWriter, r *http.Request, _ httprouter.Para
 				n.Build = &st.Build
 			}
 		}
+		n.Role = s.roleOf(srv.ID, srv.Voter)
+		s.fillLagAndLease(&n, statuses, leaderID)
 		out = append(out, n)
 	}
 	writeJSON(w, r, http.StatusOK, ClusterNodes{Leader: leaderID, Nodes: out})

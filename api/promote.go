@@ -20,16 +20,20 @@ const (
 // is asked for its status at its recorded HTTP address, and promoted to
 // voter once its applied index is within promoteMaxLag of the leader's. A
 // non-voter that does not answer, has no HTTP address yet or lags stays a
-// non-voter until a later round. Promoting is idempotent, and each round is
-// bounded by promoteProbeTimeout per non-voter plus the request timeout of a
-// promotion.
+// non-voter until a later round. A read replica (fsm.SetNode.Replica) is
+// never promoted: its mark is committed before it joins the configuration,
+// and before promoting anyone the leader applies everything committed
+// (caughtUpWithCommit), so a new leader that has not applied the mark yet
+// does not mistake a replica for a node waiting for promotion. Promoting is
+// idempotent, and each round is bounded by promoteProbeTimeout per
+// non-voter plus the request timeout of a catch-up and of a promotion.
 func (s *Server) promoteCaughtUp(ctx context.Context) {
 	servers, err := s.node.Servers()
 	if err != nil {
 		return
 	}
 	for _, srv := range servers {
-		if srv.Voter || !s.node.IsLeader() {
+		if srv.Voter || !s.node.IsLeader() || s.state.IsReplica(srv.ID) {
 			continue
 		}
 		addr, ok := s.state.NodeAddr(srv.ID)
@@ -49,8 +53,28 @@ func (s *Server) promoteCaughtUp(ctx context.Context) {
 			s.log.Debug("non-voter is catching up", "id", srv.ID, "applied", st.AppliedIndex, "leader_applied", leaderApplied)
 			continue
 		}
+		if !s.caughtUpWithCommit(ctx) || s.state.IsReplica(srv.ID) {
+			continue
+		}
 		s.promote(ctx, srv.ID, st.AppliedIndex, leaderApplied)
 	}
+}
+
+// caughtUpWithCommit makes this leader apply every entry committed so far
+// (its read index), so that its state holds each replica mark; it reports
+// whether it did within the request timeout.
+func (s *Server) caughtUpWithCommit(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	index, err := s.node.ReadIndex(ctx)
+	if err == nil {
+		err = s.node.WaitApplied(ctx, index)
+	}
+	if err != nil {
+		s.log.Debug("cannot catch up before promoting; retrying next round", "err", err)
+		return false
+	}
+	return true
 }
 
 // promote makes the caught-up non-voter id a voter and logs the outcome.

@@ -42,6 +42,15 @@ type statusJSON struct {
 	// LastContactMillis is how long ago this node last heard from the
 	// leader: 0 on the leader, null if it never has since it started.
 	LastContactMillis *int64 `json:"last_contact_ms"`
+	// Role is voter, non-voter (joined, not promoted yet) or replica.
+	Role string `json:"role"`
+	// LagEntries is how many entries this node knows to be committed and
+	// has not applied yet.
+	LagEntries uint64 `json:"lag_entries"`
+	// LeaseHeld says this node holds a read lease (it may answer token
+	// checks from its own state); LeaseLeftMillis is how long it lasts.
+	LeaseHeld       bool  `json:"lease_held"`
+	LeaseLeftMillis int64 `json:"lease_left_ms"`
 	// Members are the server IDs of this node's latest configuration.
 	Members []string `json:"members"`
 	// Removed: this node has learnt that the cluster no longer counts it
@@ -66,10 +75,19 @@ func (s *Server) localStatus() statusJSON {
 		Build: s.cfg.Build}
 	now := s.cfg.Clock()
 	out.ClockMillis, out.ClockOffsetMillis = now.UnixMilli(), now.Sub(s.offsets.clusterTime(now)).Milliseconds()
-	nonVoter := false
+	nonVoter, voter := false, false
 	for _, srv := range servers {
 		out.Members = append(out.Members, srv.ID)
 		nonVoter = nonVoter || (srv.ID == s.cfg.NodeID && !srv.Voter)
+		voter = voter || (srv.ID == s.cfg.NodeID && srv.Voter)
+	}
+	out.Role = s.roleOf(s.cfg.NodeID, voter)
+	if !voter && s.cfg.Replica {
+		out.Role = roleReplica
+	}
+	out.LagEntries = st.CommitIndex - min(st.AppliedIndex, st.CommitIndex)
+	if left := s.lease.left(time.Now()); left > 0 {
+		out.LeaseHeld, out.LeaseLeftMillis = true, left.Milliseconds()
 	}
 	switch st.State {
 	case "Leader":

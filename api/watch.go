@@ -216,7 +216,7 @@ func (s *Server) announceURLs() []string {
 // accepts it.
 func (s *Server) announceTo(ctx context.Context, urls []string) {
 	body, _ := json.Marshal(JoinRequest{NodeID: s.cfg.NodeID, RaftAddr: s.node.Addr(),
-		HTTPAddr: s.cfg.HTTPAdvertise, HasState: true})
+		HTTPAddr: s.cfg.HTTPAdvertise, HasState: true, Replica: s.cfg.Replica})
 	var last error
 	for _, u := range urls {
 		cctx, cancel := context.WithTimeout(ctx, announceCallTimeout)

@@ -63,13 +63,17 @@ func (s *state) setEnabled(c *SetEnabled) Result {
 	return Result{Invalidated: newly, Previously: previously}
 }
 
-// setNode records a node's HTTP address, or forgets the node when the address
-// is empty.
+// setNode records a node's HTTP address and replica mark, or forgets the
+// node when the address is empty.
 func (s *state) setNode(c *SetNode) Result {
 	if c.HTTPAddr == "" {
 		delete(s.nodes, c.NodeID)
-	} else {
-		s.nodes[c.NodeID] = c.HTTPAddr
+		delete(s.replicas, c.NodeID)
+		return Result{}
+	}
+	s.nodes[c.NodeID] = c.HTTPAddr
+	if c.Replica {
+		s.replicas[c.NodeID] = true
 	}
 	return Result{}
 }

@@ -174,11 +174,16 @@ type SetEnabled struct {
 }
 
 // SetNode records the HTTP address of a cluster node, so any node can forward
-// to the leader's API. An empty HTTPAddr forgets the node.
+// to the leader's API. An empty HTTPAddr forgets the node, its replica mark
+// included. Replica marks the node a read replica (`tokend serve
+// --replica`): a permanent non-voter that no leader promotes. The mark
+// stays until the node is forgotten; a SetNode without it (an address
+// change) leaves it as it is.
 type SetNode struct {
 	Meta
 	NodeID   string `msgpack:"n"`
 	HTTPAddr string `msgpack:"h"`
+	Replica  bool   `msgpack:"r,omitempty"`
 }
 
 // InitCluster records the cluster's identity once, when it is bootstrapped.

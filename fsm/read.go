@@ -105,6 +105,14 @@ func (f *FSM) Nodes() map[string]string {
 	return maps.Clone(f.s.nodes)
 }
 
+// IsReplica reports whether the node with the given ID is marked as a read
+// replica (SetNode.Replica): a non-voter that must never be promoted.
+func (f *FSM) IsReplica(id string) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.s.replicas[id]
+}
+
 // ClusterUUID returns the cluster's identity, or "" before InitCluster.
 func (f *FSM) ClusterUUID() string {
 	f.mu.RLock()

@@ -38,9 +38,12 @@ type (
 		UUID string `msgpack:"u"`
 		Time int64  `msgpack:"t,omitempty"`
 	}
+	// nodeRecord: snapshots written before replicas existed hold no
+	// Replica.
 	nodeRecord struct {
-		ID   string `msgpack:"id"`
-		Addr string `msgpack:"a"`
+		ID      string `msgpack:"id"`
+		Addr    string `msgpack:"a"`
+		Replica bool   `msgpack:"r,omitempty"`
 	}
 	dedupRecord struct {
 		ID      RequestID `msgpack:"id"`
@@ -72,13 +75,14 @@ func (f *FSM) Snapshot() *View {
 	s := f.s
 	v := &View{
 		s: &state{
-			index:   s.index,
-			cluster: s.cluster,
-			clock:   s.clock,
-			sealed:  maps.Clone(s.sealed),
-			users:   maps.Clone(s.users),
-			nodes:   maps.Clone(s.nodes),
-			dedup:   maps.Clone(s.dedup),
+			index:    s.index,
+			cluster:  s.cluster,
+			clock:    s.clock,
+			sealed:   maps.Clone(s.sealed),
+			users:    maps.Clone(s.users),
+			nodes:    maps.Clone(s.nodes),
+			replicas: maps.Clone(s.replicas),
+			dedup:    maps.Clone(s.dedup),
 		},
 		access:  make([]accessEntry, 0, len(s.access)),
 		refresh: make([]refreshEntry, 0, len(s.refresh)),
@@ -133,7 +137,7 @@ func (v *View) writeRecords(sw *snapshot.Writer) error {
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(s.nodes)) {
-		if err := sw.Write(kindNode, nodeRecord{ID: id, Addr: s.nodes[id]}); err != nil {
+		if err := sw.Write(kindNode, nodeRecord{ID: id, Addr: s.nodes[id], Replica: s.replicas[id]}); err != nil {
 			return err
 		}
 	}

@@ -17,7 +17,7 @@ func (s *state) restoreRecord(kind snapshot.Kind, body []byte, tokens *tokenLoad
 	case kindCluster:
 		err = s.restoreCluster(body)
 	case kindNode:
-		err = restoreInto(body, s.nodes, func(r nodeRecord) (string, string) { return r.ID, r.Addr })
+		err = s.restoreNode(body)
 	case kindUser:
 		err = restoreInto(body, s.users, func(u User) (string, User) { return u.Username, u })
 	case kindAccess:
@@ -47,6 +47,22 @@ func restoreInto[R any, K comparable, V any](body []byte, m map[K]V, kv func(R) 
 		return errDuplicate
 	}
 	m[k] = v
+	return nil
+}
+
+// restoreNode decodes a node record into s.nodes and s.replicas.
+func (s *state) restoreNode(body []byte) error {
+	var rec nodeRecord
+	if err := unmarshal(body, &rec); err != nil {
+		return err
+	}
+	if _, dup := s.nodes[rec.ID]; dup {
+		return errDuplicate
+	}
+	s.nodes[rec.ID] = rec.Addr
+	if rec.Replica {
+		s.replicas[rec.ID] = true
+	}
 	return nil
 }
 

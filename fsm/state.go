@@ -22,18 +22,22 @@ type state struct {
 	sealed map[Digest][]byte
 	users  map[string]User
 	nodes  map[string]string
-	dedup  map[RequestID]applied
+	// replicas holds the IDs of the nodes in nodes marked as read
+	// replicas (SetNode.Replica).
+	replicas map[string]bool
+	dedup    map[RequestID]applied
 }
 
 // newState returns an empty state.
 func newState() *state {
 	return &state{
-		access:  make(map[Digest]storedAccess),
-		refresh: make(map[Digest]storedRefresh),
-		sealed:  make(map[Digest][]byte),
-		users:   make(map[string]User),
-		nodes:   make(map[string]string),
-		dedup:   make(map[RequestID]applied),
+		access:   make(map[Digest]storedAccess),
+		refresh:  make(map[Digest]storedRefresh),
+		sealed:   make(map[Digest][]byte),
+		users:    make(map[string]User),
+		nodes:    make(map[string]string),
+		replicas: make(map[string]bool),
+		dedup:    make(map[RequestID]applied),
 	}
 }
 
@@ -41,15 +45,16 @@ func newState() *state {
 // stored values are immutable, copying the maps is enough.
 func (s *state) clone() *state {
 	return &state{
-		index:   s.index,
-		cluster: s.cluster,
-		clock:   s.clock,
-		access:  maps.Clone(s.access),
-		refresh: maps.Clone(s.refresh),
-		sealed:  maps.Clone(s.sealed),
-		users:   maps.Clone(s.users),
-		nodes:   maps.Clone(s.nodes),
-		dedup:   maps.Clone(s.dedup),
+		index:    s.index,
+		cluster:  s.cluster,
+		clock:    s.clock,
+		access:   maps.Clone(s.access),
+		refresh:  maps.Clone(s.refresh),
+		sealed:   maps.Clone(s.sealed),
+		users:    maps.Clone(s.users),
+		nodes:    maps.Clone(s.nodes),
+		replicas: maps.Clone(s.replicas),
+		dedup:    maps.Clone(s.dedup),
 	}
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # compose-certs.sh [DIR] — creates the certificates deploy/docker-compose.yml
-# mounts: a cluster CA and one certificate per node (tokend1..tokend3, named
+# mounts: a cluster CA and one certificate per node (tokend1..tokend3 and the
+# replicas tokend-replica1 and tokend-replica2 of the "replicas" profile, named
 # by service name, localhost and 127.0.0.1 so that clients on the host can
 # use the published ports). Existing files are kept. DIR defaults to
 # $TOKEND_CERTS_DIR or deploy/certs.
@@ -14,7 +15,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DIR=${1:-${TOKEND_CERTS_DIR:-$ROOT/deploy/certs}}
-NODES=(tokend1 tokend2 tokend3)
+NODES=(tokend1 tokend2 tokend3 tokend-replica1 tokend-replica2)
 RUNTIME_UID=65532
 
 die() { echo "compose-certs.sh: $*" >&2; exit 1; }

@@ -13,13 +13,14 @@ import (
 
 const cannedNodes = `{"leader":"node1","nodes":[
  {"id":"node1","raft_addr":"127.0.0.1:9300","http_addr":"127.0.0.1:9200","voter":true,"leader":true,
-  "state":"leader","last_contact_ms":0,"applied_index":42,"reachable":true,
+  "state":"leader","last_contact_ms":0,"applied_index":42,"role":"voter","lag_entries":0,"reachable":true,
   "build":{"version":"v1.4.0","hash":"0123456789abcdef0123","date":"2026-12-01T10:00:00Z"}},
  {"id":"node2","raft_addr":"127.0.0.1:9301","http_addr":"127.0.0.1:9201","voter":false,"leader":false,
-  "state":"non-voter","last_contact_ms":35,"applied_index":40,"reachable":true,
+  "state":"non-voter","last_contact_ms":35,"applied_index":40,"role":"replica","lag_entries":2,
+  "lease_held":true,"lease_left_ms":4200,"reachable":true,
   "build":{"version":"dev","hash":"","date":""}},
  {"id":"node3","raft_addr":"127.0.0.1:9302","http_addr":"","voter":true,"leader":false,
-  "state":"unknown","last_contact_ms":null,"applied_index":null,"reachable":false}]}`
+  "state":"unknown","last_contact_ms":null,"applied_index":null,"role":"voter","lease_held":false,"reachable":false}]}`
 
 const cannedUsers = `{
  "zoe":{"username":"zoe","roles":[],"full_name":null,"email":null,"metadata":{},"enabled":false},
@@ -83,10 +84,10 @@ func TestNodes_PrintsAlignedTable(t *testing.T) {
 	defer srv.Close()
 	code, out, errOut := runCLI(t, srv, "", "nodes")
 	want := "" +
-		"ID     RAFT ADDRESS    HTTP ADDRESS    STATE      LAST CONTACT  APPLIED  REACHABLE  BUILD\n" +
-		"node1  127.0.0.1:9300  127.0.0.1:9200  leader     -             42       yes        v1.4.0@0123456789ab\n" +
-		"node2  127.0.0.1:9301  127.0.0.1:9201  non-voter  35ms ago      40       yes        dev\n" +
-		"node3  127.0.0.1:9302  -               unknown    never         -        no         -\n"
+		"ID     ROLE     RAFT ADDRESS    HTTP ADDRESS    STATE      LAST CONTACT  APPLIED  LAG  LEASE      REACHABLE  BUILD\n" +
+		"node1  voter    127.0.0.1:9300  127.0.0.1:9200  leader     -             42       0    -          yes        v1.4.0@0123456789ab\n" +
+		"node2  replica  127.0.0.1:9301  127.0.0.1:9201  non-voter  35ms ago      40       2    4.2s left  yes        dev\n" +
+		"node3  voter    127.0.0.1:9302  -               unknown    never         -        -    none       no         -\n"
 	if code != 0 || out != want {
 		t.Fatalf("exit %d, stderr %q, stdout:\n%s\nwant:\n%s", code, errOut, out, want)
 	}

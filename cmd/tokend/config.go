@@ -42,6 +42,7 @@ type Config struct {
 	Bootstrap       bool     // --bootstrap
 	Join            []string // --join: HTTP base URLs of existing members
 	BootstrapExpect int      // --bootstrap-expect
+	Replica         bool     // --replica (node.replica): join as a read replica
 
 	ClusterName             string        // --cluster-name (cluster.name)
 	NodeSecret              string        // --node-secret: shared secret that authorises joins
@@ -239,6 +240,10 @@ func (c *Config) validateMembership() error {
 		c.Join[i] = u
 	}
 	switch {
+	case c.Replica && (c.Bootstrap || c.BootstrapExpect > 0):
+		return errors.New("--replica: a read replica never forms a cluster; drop --bootstrap and --bootstrap-expect and --join a running one")
+	case c.Replica && len(c.Join) == 0:
+		return errors.New("--replica: needs --join naming members of the cluster to read from")
 	case c.BootstrapExpect < 0:
 		return fmt.Errorf("--bootstrap-expect %d: must not be negative", c.BootstrapExpect)
 	case c.BootstrapExpect > 0 && c.Bootstrap:

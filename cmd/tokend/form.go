@@ -144,7 +144,7 @@ func (d *daemon) bootstrap(ctx context.Context, e env) error {
 // as a fallback, the elastic user with ELASTIC_PASSWORD when that is set.
 func (d *daemon) join(ctx context.Context, e env, urls []string) error {
 	cfg := d.cfg
-	req := api.JoinRequest{NodeID: cfg.NodeID, RaftAddr: cfg.AdvertiseRaft, HTTPAddr: cfg.AdvertiseHTTP}
+	req := api.JoinRequest{NodeID: cfg.NodeID, RaftAddr: cfg.AdvertiseRaft, HTTPAddr: cfg.AdvertiseHTTP, Replica: cfg.Replica}
 	user, password := "", e.getenv("ELASTIC_PASSWORD")
 	if password != "" {
 		user = "elastic"

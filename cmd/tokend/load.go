@@ -17,6 +17,7 @@ import (
 // and network.host, for example, split what --http-addr holds in one value.
 var esKeys = map[string]string{
 	"node.name":                          "node-id",
+	"node.replica":                       "replica",
 	"cluster.name":                       "cluster-name",
 	"path.data":                          "data-dir",
 	"xpack.security.authc.token.timeout": "token-timeout",
@@ -97,6 +98,7 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.BoolVar(&c.Bootstrap, "bootstrap", c.Bootstrap, "form a new cluster with this node as first voter, if the data dir holds no state")
 	fs.Var((*listValue)(&c.Join), "join", "comma-separated HTTP `urls` of existing members to ask for admission")
 	fs.IntVar(&c.BootstrapExpect, "bootstrap-expect", c.BootstrapExpect, "with --join listing every node (this one too): form the cluster once `n` nodes are up")
+	fs.BoolVar(&c.Replica, "replica", c.Replica, "with --join: be a read replica, a non-voter that is never promoted and serves token checks from its own state")
 	fs.StringVar(&c.ClusterName, "cluster-name", c.ClusterName, "cluster `name` reported by GET / and /_cluster/health")
 	fs.StringVar(&c.NodeSecret, "node-secret", c.NodeSecret, "shared `secret` that authorises nodes to join (prefer TOKEND_NODE_SECRET)")
 	fs.DurationVar(&c.TokenTimeout, "token-timeout", c.TokenTimeout, "access token lifetime, at most 1h")

@@ -44,16 +44,33 @@ func renderNodes(w io.Writer, raw []byte) error {
 		return fmt.Errorf("unexpected nodes answer: %w", err)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tRAFT ADDRESS\tHTTP ADDRESS\tSTATE\tLAST CONTACT\tAPPLIED\tREACHABLE\tBUILD")
+	fmt.Fprintln(tw, "ID\tROLE\tRAFT ADDRESS\tHTTP ADDRESS\tSTATE\tLAST CONTACT\tAPPLIED\tLAG\tLEASE\tREACHABLE\tBUILD")
 	for _, n := range cn.Nodes {
-		applied := "-"
-		if n.AppliedIndex != nil {
-			applied = strconv.FormatUint(*n.AppliedIndex, 10)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.RaftAddr, orDash(n.HTTPAddr), n.State,
-			lastContact(n.State, n.LastContactMillis), applied, yesNo(n.Reachable), buildCell(n.Build))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.ID, orDash(n.Role), n.RaftAddr, orDash(n.HTTPAddr),
+			n.State, lastContact(n.State, n.LastContactMillis), uintCell(n.AppliedIndex), uintCell(n.LagEntries),
+			leaseCell(n.LeaseHeld, n.LeaseLeftMillis), yesNo(n.Reachable), buildCell(n.Build))
 	}
 	return tw.Flush()
+}
+
+// uintCell renders an optional count, "-" when unknown.
+func uintCell(v *uint64) string {
+	if v == nil {
+		return "-"
+	}
+	return strconv.FormatUint(*v, 10)
+}
+
+// leaseCell renders a member's read lease: the time it has left, "none",
+// or "-" when unknown.
+func leaseCell(held *bool, leftMillis *int64) string {
+	switch {
+	case held == nil:
+		return "-"
+	case !*held || leftMillis == nil:
+		return "none"
+	}
+	return (time.Duration(*leftMillis) * time.Millisecond).String() + " left"
 }
 
 // buildCell renders a member's build as version@revision (12 digits), "-"

@@ -166,6 +166,7 @@ func newAPI(cfg Config, log *slog.Logger, node *raftnode.Node, state *fsm.FSM, r
 	ac := api.Config{
 		NodeID:                  cfg.NodeID,
 		HTTPAdvertise:           cfg.AdvertiseHTTP,
+		Replica:                 cfg.Replica,
 		ClusterName:             cfg.ClusterName,
 		TokenTimeout:            cfg.TokenTimeout,
 		NodeSecret:              cfg.NodeSecret,

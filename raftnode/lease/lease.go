@@ -125,6 +125,19 @@ func (t *Table) prune(member string, now time.Duration) []time.Duration {
 	return g
 }
 
+// Held reports whether member holds a grant that has not ended, and how
+// long the latest one has left.
+func (t *Table) Held(member string) (time.Duration, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	g := t.prune(member, now)
+	if len(g) == 0 {
+		return 0, false
+	}
+	return g[len(g)-1] + t.length - now, true
+}
+
 // Holders returns the members other than self that may serve reads missing
 // a revocation committed at time at (Now after the commit): each member
 // with a grant recorded at or before at that has not ended, and while the

@@ -103,3 +103,19 @@ func TestHolders_ThePreviousLeaderCountsForALeadersLeaseOnly(t *testing.T) {
 		t.Fatalf("holders = %v, want both in a term whose predecessor is not known", got)
 	}
 }
+
+func TestHeld_ReportsAnUnexpiredGrantAndItsTimeLeft(t *testing.T) {
+	tab, clock := newTable()
+	if _, ok := tab.Held("r1"); ok {
+		t.Fatal("a member that never asked holds a lease")
+	}
+	tab.Grant("r1", 1)
+	clock.t += time.Second
+	if left, ok := tab.Held("r1"); !ok || left != tab.length-time.Second {
+		t.Fatalf("Held = %v, %v; want %v, true", left, ok, tab.length-time.Second)
+	}
+	clock.t += tab.length
+	if _, ok := tab.Held("r1"); ok {
+		t.Fatal("an ended grant is still held")
+	}
+}

@@ -19,6 +19,10 @@ import (
 type cluster struct {
 	t     *testing.T
 	nodes []*node
+	// replica is a read replica (addReplica) outside nodes: the scenarios
+	// inject faults into the voters only, while the workload reads from it
+	// too; nil when the cluster has none.
+	replica *node
 	// control answers the harness's own status requests; it gives up fast
 	// so that a paused node does not hold the harness.
 	control *http.Client
@@ -99,12 +103,50 @@ func (c *cluster) use(t *testing.T) (restore func()) {
 // pids maps the id of every running node to its process id.
 func (c *cluster) pids() map[string]int {
 	out := map[string]int{}
-	for _, nd := range c.nodes {
+	for _, nd := range c.all() {
 		if pid := nd.pid(); pid != 0 {
 			out[nd.id] = pid
 		}
 	}
 	return out
+}
+
+// all returns the voters and the replica, if any.
+func (c *cluster) all() []*node {
+	if c.replica == nil {
+		return c.nodes
+	}
+	return append(slices.Clone(c.nodes), c.replica)
+}
+
+// addReplica starts a read replica, replica1, that joins through every
+// voter's proxy, and waits until the cluster is healthy with it.
+func (c *cluster) addReplica() {
+	c.t.Helper()
+	root := filepath.Dir(c.nodes[0].dataDir)
+	owner := SocketOwner{Pids: c.pids}
+	r := &node{t: c.t, id: "replica1", httpAddr: testkit.FreeAddr(c.t), raftAddr: testkit.FreeAddr(c.t),
+		dataDir: filepath.Join(root, "replica1"), out: &testkit.Buffer{}}
+	var err error
+	if r.raftProxy, err = NewProxy("127.0.0.1:0", r.raftAddr, owner.Owner); err != nil {
+		c.t.Fatal(err)
+	}
+	if r.httpProxy, err = NewProxy("127.0.0.1:0", r.httpAddr, owner.Owner); err != nil {
+		c.t.Fatal(err)
+	}
+	t := c.t
+	t.Cleanup(func() {
+		r.kill()
+		r.raftProxy.Close()
+		r.httpProxy.Close()
+		if t.Failed() {
+			t.Logf("%s log, last %d lines:\n%s", r.id, failLogLines, r.out.Tail(failLogLines))
+		}
+	})
+	r.joinArgs = []string{"--join", peerURLs(c.nodes), "--replica"}
+	c.replica = r
+	r.start()
+	c.waitHealthy(60 * time.Second)
 }
 
 // node returns the node named id.
@@ -162,10 +204,12 @@ func (c *cluster) status(nd *node) (nodeStatus, error) {
 }
 
 // healthy returns the leader's id if every node is running, counts every
-// node as a voting member and follows one leader in one term.
+// node (and the replica) as a member, is a voter (the replica a non-voter)
+// and follows one leader in one term.
 func (c *cluster) healthy() (string, error) {
 	leader, term := "", uint64(0)
-	for _, nd := range c.nodes {
+	all := c.all()
+	for _, nd := range all {
 		if !nd.serving() {
 			return "", fmt.Errorf("%s is not running", nd.id)
 		}
@@ -175,7 +219,8 @@ func (c *cluster) healthy() (string, error) {
 			return "", err
 		case st.LeaderID == "" || (leader != "" && (st.LeaderID != leader || st.Term != term)):
 			return "", fmt.Errorf("%s follows %q in term %d; others %q in term %d", nd.id, st.LeaderID, st.Term, leader, term)
-		case len(st.Members) != len(c.nodes) || (st.State != "leader" && st.State != "follower"):
+		case len(st.Members) != len(all) || (nd == c.replica) != (st.State == "non-voter") ||
+			(nd != c.replica && st.State != "leader" && st.State != "follower"):
 			return "", fmt.Errorf("%s is %s with members %v", nd.id, st.State, st.Members)
 		}
 		leader, term = st.LeaderID, st.Term
@@ -217,9 +262,9 @@ func (c *cluster) cut(src, dst *node, mode Mode) {
 	dst.httpProxy.Block(src.id, mode)
 }
 
-// heal unblocks every link.
+// heal unblocks every link, the replica's too.
 func (c *cluster) heal() {
-	for _, nd := range c.nodes {
+	for _, nd := range c.all() {
 		nd.raftProxy.HealAll()
 		nd.httpProxy.HealAll()
 	}

@@ -1,5 +1,6 @@
 // Package faults proves tokend's consistency guarantees (docs/guarantees.md)
-// under injected faults: three real tokend processes on 127.0.0.1 whose
+// under injected faults: three real tokend processes on 127.0.0.1 (and, in
+// the main run, a read replica the workload reads from too) whose
 // node-to-node traffic (Raft and HTTP) passes through fault-injecting TCP
 // proxies, a concurrent workload of clients on every node that records each
 // request with its invoke and complete times, and a checker that verifies

@@ -68,6 +68,7 @@ func TestFaults_GuaranteesHoldUnderCrashesPausesPartitionsAndMembershipChanges(t
 	t.Logf("seed %d (rerun: go test ./test/faults -run TestFaults -seed=%d, or TOKEND_FAULT_SEED=%d)", seed, seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	c := startCluster(t, 3)
+	c.addReplica()
 	h := NewHistory()
 	w := startWorkload(c, h, seed)
 	testkit.Eventually(t, 30*time.Second, "the workload warmed up", func() error {
@@ -165,7 +166,7 @@ func progressSince(ops []Op, t time.Duration, c *cluster) error {
 	if !wrote {
 		return fmt.Errorf("no write answered yet")
 	}
-	for _, nd := range c.nodes {
+	for _, nd := range c.all() {
 		if !read[nd.id] {
 			return fmt.Errorf("no token check answered on %s yet", nd.id)
 		}

@@ -13,6 +13,9 @@ const (
 	// workloadClients is how many clients run: a reader, a writer and a
 	// mixed client per node (see step).
 	workloadClients = 9
+	// replicaReader is the client that checks tokens on the read replica,
+	// if the cluster has one: a reader like those of the voters.
+	replicaReader = workloadClients
 	// maxPairs bounds the token pairs the workload keeps; once reached,
 	// new pairs come from refreshes only.
 	maxPairs = 4000
@@ -79,12 +82,20 @@ func startWorkload(c *cluster, h *History, seed uint64) *workload {
 		rng := rand.New(rand.NewPCG(seed, uint64(i)+1))
 		w.wg.Go(func() { w.run(i, rng) })
 	}
+	if c.replica != nil {
+		w.inFlight = append(w.inFlight, make(chan struct{}, maxInFlight))
+		rng := rand.New(rand.NewPCG(seed, replicaReader+1))
+		w.wg.Go(func() { w.run(replicaReader, rng) })
+	}
 	return w
 }
 
 // timeout is the request timeout of client: readers and writers probe
 // availability with a short one.
 func (w *workload) timeout(client int) time.Duration {
+	if client == replicaReader && w.c.replica != nil {
+		return probeTimeout
+	}
 	if client/len(w.c.nodes) == roleMixed || client >= workloadClients {
 		return requestTimeout
 	}
@@ -107,7 +118,7 @@ func (w *workload) stop() {
 // run is one client's loop, bounded in count and by stop.
 func (w *workload) run(client int, rng *rand.Rand) {
 	pause, jitter := 5, 10
-	if client/len(w.c.nodes) != roleMixed {
+	if client/len(w.c.nodes) != roleMixed || client == replicaReader {
 		// A prober sends about 30 requests a second, so that its
 		// maxInFlight slots outlast probeTimeout even if every request
 		// hangs.
@@ -134,6 +145,12 @@ const (
 
 // step performs one action chosen by the client's role and rng.
 func (w *workload) step(client int, rng *rand.Rand) {
+	if client == replicaReader {
+		if p := w.pick(rng, nil); p != nil {
+			w.background(client, func() { w.authenticate(client, w.c.replica, p) })
+		}
+		return
+	}
 	nd := w.c.nodes[client%len(w.c.nodes)]
 	roll := rng.IntN(100)
 	n := w.pairCount()
