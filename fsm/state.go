@@ -23,6 +23,9 @@ type state struct {
 	users  map[string]User
 	nodes  map[string]string
 	dedup  map[RequestID]applied
+	// enrollments holds the enrollment credentials by digest. They are not
+	// in snapshots: a node restored from one knows none, and refuses them.
+	enrollments map[Digest]enrollment
 }
 
 // newState returns an empty state.
@@ -34,6 +37,8 @@ func newState() *state {
 		users:   make(map[string]User),
 		nodes:   make(map[string]string),
 		dedup:   make(map[RequestID]applied),
+
+		enrollments: make(map[Digest]enrollment),
 	}
 }
 
@@ -50,6 +55,8 @@ func (s *state) clone() *state {
 		users:   maps.Clone(s.users),
 		nodes:   maps.Clone(s.nodes),
 		dedup:   maps.Clone(s.dedup),
+
+		enrollments: maps.Clone(s.enrollments),
 	}
 }
 
