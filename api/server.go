@@ -218,6 +218,7 @@ func (s *Server) routes() *httprouter.Router {
 	rt.GET("/_nodes/:first", s.local(s.nodesHTTP))
 	rt.GET("/_nodes/:first/:second", s.local(s.nodesHTTP))
 	rt.POST(joinPath, s.leaderWith(s.checkJoin, s.join))
+	rt.POST(enrollPath, s.leader(s.createEnrollment))
 	rt.GET("/_tokend/cluster/nodes", s.local(s.nodes))
 	rt.DELETE("/_tokend/cluster/nodes/:id", s.leader(s.removeNode))
 	rt.GET(statusPath, s.local(s.status))

@@ -69,12 +69,21 @@ func (s *state) purgeEnrollments(now int64) int {
 	return n
 }
 
-// Enrollment reports whether the enrollment credential with digest d is
-// known, unspent and not expired at now (Unix ms): a follower's check before
-// it forwards a join, which the leader's ConsumeEnrollment decides.
-func (f *FSM) Enrollment(d Digest, now int64) bool {
+// EnrollmentStatus is the status the enrollment credential with digest d
+// has at now (Unix ms), as ConsumeEnrollment would find it: a follower's
+// check before it forwards a join, which the leader's ConsumeEnrollment
+// decides.
+func (f *FSM) EnrollmentStatus(d Digest, now int64) Status {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	e, ok := f.s.enrollments[d]
-	return ok && !e.used && now <= e.expires
+	switch {
+	case !ok:
+		return NotFound
+	case e.used:
+		return Reused
+	case now > e.expires:
+		return Expired
+	}
+	return OK
 }

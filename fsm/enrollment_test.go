@@ -10,7 +10,7 @@ func TestEnrollmentSingleUse(t *testing.T) {
 	once, late := dg("once"), dg("late")
 	h.mustOK(&CreateEnrollment{Meta: Meta{Time: 1000}, Digest: once, Expires: 5000})
 	h.mustOK(&CreateEnrollment{Meta: Meta{Time: 1000}, Digest: late, Expires: 2000})
-	if !h.f.Enrollment(once, 1500) {
+	if h.f.EnrollmentStatus(once, 1500) != OK {
 		t.Fatal("a fresh enrollment is not reported outstanding")
 	}
 	data, err := Encode(&ConsumeEnrollment{Meta: Meta{Time: 1500}, Digest: once})
@@ -27,7 +27,7 @@ func TestEnrollmentSingleUse(t *testing.T) {
 	if got := h.apply(&ConsumeEnrollment{Meta: Meta{Time: 1600}, Digest: once}).Status; got != Reused {
 		t.Fatalf("second use: %v, want reused", got)
 	}
-	if h.f.Enrollment(once, 1600) {
+	if h.f.EnrollmentStatus(once, 1600) != Reused {
 		t.Fatal("a spent enrollment is reported outstanding")
 	}
 	if got := h.apply(&ConsumeEnrollment{Meta: Meta{Time: 2001}, Digest: late}).Status; got != Expired {
