@@ -110,7 +110,8 @@ type Server struct {
 	// grants is the leader's record of the read leases it granted.
 	grants leaseLedger
 
-	tokens batcher // token creations on their way into the log
+	tokens   batcher    // token creations on their way into the log
+	batching *batchPath // how a follower's batches reach the leader
 
 	clock   *logClock    // command stamps and expiry checks
 	offsets clockOffsets // the other voters' clocks, for the stamps
@@ -150,6 +151,7 @@ func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
 	s.tokens.send = s.sendBatch
 	s.meter = newAPIMetrics(reg, state)
 	s.peers = newNodeGuard(reg)
+	s.batching = newBatchPath(reg)
 	s.metricRegs = []*metrics.Registry{reg}
 	if cfg.ProcessMetrics != nil {
 		s.metricRegs = append(s.metricRegs, cfg.ProcessMetrics)
