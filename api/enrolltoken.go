@@ -58,11 +58,12 @@ func (e Enrollment) String() string {
 // ParseEnrollment decodes an enrollment token. Its errors never quote the
 // token.
 func ParseEnrollment(token string) (Enrollment, error) {
-	token = strings.TrimSpace(token)
-	if len(token) > maxEnrollmentToken || !strings.HasPrefix(token, enrollmentPrefix) {
+	// The prefix is public: only the payload after it is secret.
+	raw := strings.TrimSpace(token)
+	if len(raw) > maxEnrollmentToken || !strings.HasPrefix(raw, enrollmentPrefix) {
 		return Enrollment{}, fmt.Errorf("%w: it does not start with %q", ErrBadEnrollment, enrollmentPrefix)
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(token[len(enrollmentPrefix):])
+	payload, err := base64.RawURLEncoding.DecodeString(raw[len(enrollmentPrefix):])
 	if err != nil {
 		return Enrollment{}, fmt.Errorf("%w: not base64url", ErrBadEnrollment)
 	}
