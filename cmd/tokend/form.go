@@ -127,7 +127,7 @@ func (d *daemon) bootstrap(ctx context.Context, e env) error {
 		fmt.Fprintf(e.stdout, "Password for the elastic user: %s\n", generated)
 	}
 	if d.cfg.NodeSecret == "" {
-		d.log.Warn("no --node-secret: joining nodes must present elastic superuser credentials")
+		d.log.Warn("no --node-secret: joining nodes must present elastic superuser credentials or an enrollment token (tokend enroll)")
 		if d.tls == nil {
 			d.log.Warn("without TLS, joining nodes receive the node credential over plain http: on an untrusted network, " +
 				"whoever reads that traffic can take part in Raft; use --tls-cert and --cluster-ca there")
