@@ -136,12 +136,14 @@ func enrollmentError(st fsm.Status) error {
 
 // checkEnrollment admits a join that carries an outstanding enrollment
 // credential, as this node's state knows it; the leader spends it
-// (spendEnrollment).
+// (spendEnrollment). A follower that does not know the credential yet (it
+// has not applied the entry that created it) lets the leader decide.
 func (s *Server) checkEnrollment(d fsm.Digest) error {
-	if st := s.state.EnrollmentStatus(d, s.clock.stamp()); st != fsm.OK {
-		return enrollmentError(st)
+	st := s.state.EnrollmentStatus(d, s.clock.stamp())
+	if st == fsm.OK || (st == fsm.NotFound && !s.node.IsLeader()) {
+		return nil
 	}
-	return nil
+	return enrollmentError(st)
 }
 
 // spendEnrollment spends, through the log, the enrollment credential r

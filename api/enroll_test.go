@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokend/tokend/fsm"
 )
 
 // enrollJoin is a join request for a node called id.
@@ -109,5 +111,27 @@ func TestEnrollment_WrongCAFingerprintRefusesToJoin(t *testing.T) {
 	a, err := JoinEnrolled(ctx, PinnedTLS(nil, Fingerprint(ts.Certificate())), []string{ts.URL}, enrollJoin("n6"), "some-secret")
 	if err != nil || a.NodeCredential != "pinned-cluster-credential" {
 		t.Fatalf("join with the right fingerprint: %+v, %v", a, err)
+	}
+}
+
+// A follower that has not yet applied the entry creating a token forwards
+// the join to the leader, which admits the node, rather than refusing it.
+func TestEnrollment_LaggingFollowerLetsTheLeaderDecide(t *testing.T) {
+	t.Parallel()
+	leader := newLeader(t, nil)
+	follower := newFollower(t, leader)
+	secret := "token-created-after-the-follower-applied"
+	leader.propose(&fsm.CreateEnrollment{Digest: fsm.DigestOf(secret), Expires: time.Now().Add(time.Hour).UnixMilli()})
+	if st := follower.node.state.EnrollmentStatus(fsm.DigestOf(secret), time.Now().UnixMilli()); st != fsm.NotFound {
+		t.Fatalf("the follower already knows the token (%v): the test proves nothing", st)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := JoinEnrolled(ctx, nil, []string{follower.ts.URL}, enrollJoin("n7"), secret); err != nil {
+		t.Fatalf("join through a lagging follower: %v", err)
+	}
+	if _, err := JoinEnrolled(ctx, nil, []string{follower.ts.URL}, enrollJoin("n8"), "never-created"); err == nil ||
+		!strings.Contains(err.Error(), "401") {
+		t.Fatalf("an unknown token through a follower: %v, want the leader's 401", err)
 	}
 }
