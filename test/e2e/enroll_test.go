@@ -71,6 +71,13 @@ func TestEnrollment_NoFlagsClusterEnrollsOnceAndBatches(t *testing.T) {
 	node1 := withoutNodeSecret(newProc(t, "node1", append([]string{"--bootstrap"}, flags...)...))
 	node1.start()
 	waitReady(t, node1)
+	testkit.Eventually(t, 30*time.Second, "node1 created the elastic user", func() error {
+		r, err := testkit.TryDo(node1.URL(), "GET", "/_security/_authenticate", "", testkit.Basic("elastic", superPassword))
+		if err == nil && r.Status != 200 {
+			err = fmt.Errorf("authenticate: %d", r.Status)
+		}
+		return err
+	})
 	first := enrollToken(t, node1, "--ttl", "10m")
 	node2 := enrolledProc(t, "node2", first, flags...)
 	node2.start()
