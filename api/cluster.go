@@ -99,6 +99,9 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
+	if err := s.spendEnrollment(ctx, w, r); err != nil {
+		return err
+	}
 	if err := s.admit(ctx, q); err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@ type JoinAnswer struct {
 	// NodeCredential is the cluster's node credential, by which members
 	// authenticate each other's Raft connections and node-to-node calls.
 	// Only a joiner the route authenticated (node secret, cluster
-	// certificate or superuser) gets an answer at all. It is sent even to a
+	// certificate, enrollment token or superuser) gets an answer at all. It is sent even to a
 	// joiner that presented the node secret, which then learns nothing new
 	// (and can check that its --node-secret is the cluster's). Empty when
 	// the answering leader knows none.

@@ -45,6 +45,26 @@ func Join(ctx context.Context, urls []string, req JoinRequest, nodeSecret, user,
 // node credential.
 func JoinTLS(ctx context.Context, tlsCfg *tls.Config, urls []string, req JoinRequest, nodeSecret, user, password string,
 	opts ...JoinOption) (JoinAnswer, error) {
+	return joinLoop(ctx, tlsCfg, urls, req, joinAuth{secret: nodeSecret, user: user, password: password}, opts)
+}
+
+// JoinEnrolled is JoinTLS authenticated by the one-time credential of an
+// enrollment token (Enrollment.Secret), which the cluster spends. A member
+// whose certificate the TLS configuration refuses (ErrUntrustedCluster,
+// see PinnedTLS) refuses the join at once, like a 400, 401 or 403 answer.
+func JoinEnrolled(ctx context.Context, tlsCfg *tls.Config, urls []string, req JoinRequest, enrollment string,
+	opts ...JoinOption) (JoinAnswer, error) {
+	return joinLoop(ctx, tlsCfg, urls, req, joinAuth{enrollment: enrollment}, opts)
+}
+
+// joinAuth is how a join authenticates: a proof under the node secret, the
+// user's password, an enrollment credential, or several.
+type joinAuth struct {
+	secret, user, password, enrollment string
+}
+
+// joinLoop runs the rounds of JoinTLS.
+func joinLoop(ctx context.Context, tlsCfg *tls.Config, urls []string, req JoinRequest, auth joinAuth, opts []JoinOption) (JoinAnswer, error) {
 	var o joinOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -62,7 +82,7 @@ func JoinTLS(ctx context.Context, tlsCfg *tls.Config, urls []string, req JoinReq
 	for round := 0; round < joinMaxRounds; round++ {
 		for _, u := range urls {
 			var answer JoinAnswer
-			answer, last = joinAsk(ctx, client, u, body, nodeSecret, user, password)
+			answer, last = joinAsk(ctx, client, u, body, auth)
 			if last == nil {
 				return answer, nil
 			}
@@ -100,12 +120,12 @@ func OnJoinFailure(f func(url string, err error)) JoinOption {
 
 // joinOnce sends one join request to base.
 func joinOnce(ctx context.Context, client *http.Client, base string, body []byte, secret, user, password string) error {
-	_, err := joinAsk(ctx, client, base, body, secret, user, password)
+	_, err := joinAsk(ctx, client, base, body, joinAuth{secret: secret, user: user, password: password})
 	return err
 }
 
 // joinAsk sends one join request to base and decodes its answer.
-func joinAsk(ctx context.Context, client *http.Client, base string, body []byte, secret, user, password string) (JoinAnswer, error) {
+func joinAsk(ctx context.Context, client *http.Client, base string, body []byte, auth joinAuth) (JoinAnswer, error) {
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
@@ -115,14 +135,20 @@ func joinAsk(ctx context.Context, client *http.Client, base string, body []byte,
 		return JoinAnswer{}, fmt.Errorf("%w: %v", errJoinRefused, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if secret != "" {
+	if auth.secret != "" {
 		q := peerauth.Request{Method: req.Method, Target: req.URL.RequestURI(), BodyDigest: peerauth.BodyDigest(body)}
-		req.Header.Set(headerNodeAuth, peerauth.Sign([]byte(secret), q, time.Now()))
+		req.Header.Set(headerNodeAuth, peerauth.Sign([]byte(auth.secret), q, time.Now()))
 	}
-	if user != "" {
-		req.SetBasicAuth(user, password)
+	if auth.user != "" {
+		req.SetBasicAuth(auth.user, auth.password)
+	}
+	if auth.enrollment != "" {
+		req.Header.Set(headerEnrollment, auth.enrollment)
 	}
 	resp, err := client.Do(req)
+	if errors.Is(err, ErrUntrustedCluster) {
+		return JoinAnswer{}, fmt.Errorf("%w by this node: %s: %v", errJoinRefused, url, ErrUntrustedCluster)
+	}
 	if err != nil {
 		return JoinAnswer{}, fmt.Errorf("%s: %w", url, err)
 	}

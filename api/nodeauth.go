@@ -275,13 +275,17 @@ func (s *Server) nodeOrUser(r *http.Request, action string, want privilege) erro
 }
 
 // checkJoin admits a join: with a cluster CA only over a cluster
-// certificate, and from a node proving the credential or a superuser.
+// certificate, and from a node proving the credential, a node with an
+// outstanding enrollment token, or a superuser.
 func (s *Server) checkJoin(r *http.Request) error {
 	if err := s.requireNodeCert(r, actionJoin); err != nil {
 		return err
 	}
 	if p := peerOf(r); p != nil && p.proven {
 		return nil
+	}
+	if d, ok := enrollmentOf(r); ok {
+		return s.checkEnrollment(d)
 	}
 	_, err := s.authorize(r, actionJoin, privSuperuser)
 	return err

@@ -46,13 +46,6 @@ type proposeResponse struct {
 	Results []fsm.Result `msgpack:"r"`
 }
 
-// batchesForwardable reports whether this node can send batches to the
-// leader: the leader accepts them only from a node that proves it is one,
-// with the node credential or a cluster certificate.
-func (s *Server) batchesForwardable() bool {
-	return s.canProveNode()
-}
-
 // proposeToken proposes a token creation through the batcher and returns
 // its result. c gets its request ID here; the leader stamps the time.
 func (s *Server) proposeToken(ctx context.Context, c *fsm.CreateToken) (fsm.Result, error) {
@@ -86,6 +79,9 @@ func (s *Server) sendBatch(calls []*batchCall) {
 			return fromNode(raftnode.ErrNotLeader)
 		}
 		results, err = s.postBatch(ctx, leaderID, base, cmds)
+		if err == nil {
+			s.batching.batches.Inc()
+		}
 		return err
 	})
 	for i, c := range calls {
@@ -171,6 +167,9 @@ func (s *Server) postBatch(ctx context.Context, leaderID, base string, cmds []fs
 	}
 	if err := notLeading(&leaderAnswer{status: resp.StatusCode, body: answer}); err != nil {
 		return nil, err
+	}
+	if s.noteLegacyLeader(leaderID, resp.StatusCode) {
+		return nil, unavailable("status_exception", fmt.Sprintf("leader [%s] takes no batches (an older build); retry", leaderID))
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, s.leaderRefusedBatch(leaderID, resp.StatusCode, answer)

@@ -176,6 +176,8 @@ func routeChecks() []routeCheck {
 		routeCheck{what: "join", method: "POST", pattern: "/_tokend/cluster/join", may: "elastic", mayStatus: 200,
 			body:   `{"node_id":"n9","raft_addr":"n9:9300","http_addr":"127.0.0.1:9"}`,
 			mayNot: []string{"monty", "tokman", "alice"}, action: actionJoin},
+		routeCheck{what: "create an enrollment token", method: "POST", pattern: enrollPath, may: "elastic", mayStatus: 200,
+			mayNot: []string{"monty", "tokman", "alice"}, action: actionEnroll},
 		routeCheck{what: "remove node", method: "DELETE", pattern: "/_tokend/cluster/nodes/:id", path: "/_tokend/cluster/nodes/n3",
 			prepare: addServer("n3"), may: "elastic", mayStatus: 200, mayNot: []string{"monty", "tokman"}, action: actionRemove},
 		routeCheck{what: "transfer leadership", method: "POST", pattern: "/_tokend/cluster/transfer_leader", body: `{"node_id":"n1"}`,

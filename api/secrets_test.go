@@ -117,6 +117,15 @@ func TestSecrets_NeverInLogsErrorsMetricsLogEntriesOrSnapshots(t *testing.T) {
 	l.do("POST", "/_tokend/cluster/join", `{"node_id":"n1"}`, headerNodeSecret, "wrong-node-secret-9").want(t, 401)
 	l.do("POST", "/_tokend/cluster/join", `{"node_id":"n9","raft_addr":"h9:9300","http_addr":"h9:9200"}`,
 		basicAuth("elastic", "elastic-pw")...).want(t, 200) // its answer carries the credential
+	enrolled := l.do("POST", enrollPath, `{"ttl":"5m"}`, admin...).want(t, 200).json(t)["token"].(string)
+	e, err := ParseEnrollment(enrolled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.secrets = append(l.secrets, enrolled, e.Secret)
+	join := `{"node_id":"n8","raft_addr":"h8:9300","http_addr":"h8:9200"}`
+	l.do("POST", "/_tokend/cluster/join", join, headerEnrollment, e.Secret).want(t, 200)
+	l.do("POST", "/_tokend/cluster/join", join, headerEnrollment, e.Secret).want(t, 401) // spent
 	metrics := n.do("GET", "/_prometheus/metrics", "", basicAuth("monty", "monty-pw")...).want(t, 200).body
 
 	var entries, snap bytes.Buffer

@@ -110,7 +110,8 @@ type Server struct {
 	// grants is the leader's record of the read leases it granted.
 	grants leaseLedger
 
-	tokens batcher // token creations on their way into the log
+	tokens   batcher    // token creations on their way into the log
+	batching *batchPath // how a follower's batches reach the leader
 
 	clock   *logClock    // command stamps and expiry checks
 	offsets clockOffsets // the other voters' clocks, for the stamps
@@ -150,6 +151,7 @@ func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
 	s.tokens.send = s.sendBatch
 	s.meter = newAPIMetrics(reg, state)
 	s.peers = newNodeGuard(reg)
+	s.batching = newBatchPath(reg)
 	s.metricRegs = []*metrics.Registry{reg}
 	if cfg.ProcessMetrics != nil {
 		s.metricRegs = append(s.metricRegs, cfg.ProcessMetrics)
@@ -218,6 +220,7 @@ func (s *Server) routes() *httprouter.Router {
 	rt.GET("/_nodes/:first", s.local(s.nodesHTTP))
 	rt.GET("/_nodes/:first/:second", s.local(s.nodesHTTP))
 	rt.POST(joinPath, s.leaderWith(s.checkJoin, s.join))
+	rt.POST(enrollPath, s.leader(s.createEnrollment))
 	rt.GET("/_tokend/cluster/nodes", s.local(s.nodes))
 	rt.DELETE("/_tokend/cluster/nodes/:id", s.leader(s.removeNode))
 	rt.GET(statusPath, s.local(s.status))

@@ -148,6 +148,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p httproute
 		}
 		// The leader draws these tokens: sent again, it would draw others,
 		// so the grant goes to the leader once.
+		s.batching.unbatched.Inc()
 		return s.toLeader(w, r)
 	}
 	switch q.GrantType {

@@ -154,5 +154,6 @@ func (s *state) purge(now int64) Result {
 			delete(s.dedup, id)
 		}
 	}
+	purged += s.purgeEnrollments(now)
 	return Result{Purged: purged}
 }

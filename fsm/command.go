@@ -288,6 +288,10 @@ func newCommand(t Type) Command {
 		return &InitCluster{}
 	case TypeBatch:
 		return &Batch{}
+	case TypeCreateEnrollment:
+		return &CreateEnrollment{}
+	case TypeConsumeEnrollment:
+		return &ConsumeEnrollment{}
 	}
 	return nil
 }

@@ -126,6 +126,10 @@ func (s *state) apply(c Command, now int64) Result {
 		return s.setNode(c)
 	case *InitCluster:
 		return s.initCluster(c)
+	case *CreateEnrollment:
+		return s.createEnrollment(c)
+	case *ConsumeEnrollment:
+		return s.consumeEnrollment(c, now)
 	}
 	panic(fmt.Sprintf("fsm: Apply of unhandled command type %T", c))
 }

@@ -26,18 +26,22 @@ type state struct {
 	// replicas (SetNode.Replica).
 	replicas map[string]bool
 	dedup    map[RequestID]applied
+	// enrollments holds the enrollment credentials by digest. They are not
+	// in snapshots: a node restored from one knows none, and refuses them.
+	enrollments map[Digest]enrollment
 }
 
 // newState returns an empty state.
 func newState() *state {
 	return &state{
-		access:   make(map[Digest]storedAccess),
-		refresh:  make(map[Digest]storedRefresh),
-		sealed:   make(map[Digest][]byte),
-		users:    make(map[string]User),
-		nodes:    make(map[string]string),
-		replicas: make(map[string]bool),
-		dedup:    make(map[RequestID]applied),
+		access:      make(map[Digest]storedAccess),
+		refresh:     make(map[Digest]storedRefresh),
+		sealed:      make(map[Digest][]byte),
+		users:       make(map[string]User),
+		nodes:       make(map[string]string),
+		replicas:    make(map[string]bool),
+		dedup:       make(map[RequestID]applied),
+		enrollments: make(map[Digest]enrollment),
 	}
 }
 
@@ -45,16 +49,17 @@ func newState() *state {
 // stored values are immutable, copying the maps is enough.
 func (s *state) clone() *state {
 	return &state{
-		index:    s.index,
-		cluster:  s.cluster,
-		clock:    s.clock,
-		access:   maps.Clone(s.access),
-		refresh:  maps.Clone(s.refresh),
-		sealed:   maps.Clone(s.sealed),
-		users:    maps.Clone(s.users),
-		nodes:    maps.Clone(s.nodes),
-		replicas: maps.Clone(s.replicas),
-		dedup:    maps.Clone(s.dedup),
+		index:       s.index,
+		cluster:     s.cluster,
+		clock:       s.clock,
+		access:      maps.Clone(s.access),
+		refresh:     maps.Clone(s.refresh),
+		sealed:      maps.Clone(s.sealed),
+		users:       maps.Clone(s.users),
+		nodes:       maps.Clone(s.nodes),
+		replicas:    maps.Clone(s.replicas),
+		dedup:       maps.Clone(s.dedup),
+		enrollments: maps.Clone(s.enrollments),
 	}
 }
 

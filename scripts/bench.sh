@@ -10,6 +10,9 @@
 #   BENCH_DIR       binaries, data, logs and raw outputs (default a new /tmp/tokend-bench.*;
 #                   removed on exit unless BENCH_KEEP=1)
 #   BENCH_KEEP      1 keeps BENCH_DIR
+#   BENCH_ONLY      formation: measure only raw Raft and client_credentials
+#                   through a follower of three clusters formed without a
+#                   secret flag, with --node-secret, and by enrollment tokens
 #
 # Needs Go, curl and wrk (installed with apt-get when missing).
 set -euo pipefail
@@ -30,6 +33,10 @@ DIR=${BENCH_DIR:-$(mktemp -d /tmp/tokend-bench.XXXXXX)}
 PASSWORD=bench-password
 SECRET=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 PIDS=()
+# NODE_SECRET is the --node-secret of the nodes started (empty: none, the
+# generated credential); ENROLL_TOKEN, when set, makes a node enroll with it.
+NODE_SECRET=$SECRET
+ENROLL_TOKEN=
 
 log() { echo "bench: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -82,7 +89,8 @@ wait_http() {
 start_tokend() {
   local name=$1 port=$2
   shift 2
-  TOKEND_NODE_SECRET=$SECRET ELASTIC_PASSWORD=$PASSWORD "$DIR/bin/tokend" serve --node-id "$name" \
+  TOKEND_NODE_SECRET=$NODE_SECRET TOKEND_ENROLLMENT_TOKEN=$ENROLL_TOKEN ELASTIC_PASSWORD=$PASSWORD \
+    "$DIR/bin/tokend" serve --node-id "$name" \
     --http-addr "127.0.0.1:$port" --raft-addr "127.0.0.1:$(free_port)" --data-dir "$DIR/data/$name" \
     "$@" >"$DIR/$name.log" 2>&1 </dev/null &
   PIDS+=($!)
@@ -139,7 +147,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else 
 at_least() { awk -v a="$1" -v b="$2" 'BEGIN {print (a >= b ? "met" : "NOT met")}'; }
 
 status_field() {
-  curl -fsS --max-time 2 -H "X-Tokend-Node-Secret: $SECRET" "$1/_tokend/cluster/status" |
+  curl -fsS --max-time 2 -u "elastic:$PASSWORD" "$1/_tokend/cluster/status" |
     grep -o "\"$2\":[^,}]*" | head -1 | cut -d: -f2 | tr -d '"'
 }
 
@@ -206,6 +214,12 @@ start_cluster() {
     launch "node$n" --join "http://127.0.0.1:${HTTP[1]}"
     HTTP[n]=$PORT
   done
+  await_followers
+}
+
+# await_followers: wait for a leader and two voting followers among HTTP[1..3];
+# sets LEADER and FOLLOWER.
+await_followers() {
   # Health counts voters only, so first wait until both joiners are promoted
   # (each reports itself a follower), then for green health.
   local deadline=$((SECONDS + 60)) followers
@@ -224,6 +238,57 @@ start_cluster() {
   done
   wait_http "$LEADER/_cluster/health?wait_for_status=green&timeout=30s" -u "elastic:$PASSWORD"
   log "leader $LEADER, measuring through follower $FOLLOWER"
+}
+
+# formation MODE: a three-node cluster formed the MODE way, then
+# client_credentials through a follower (wrk -c64, ROUNDS runs) and the
+# follower's batching metrics. MODE: noflags (no secret flag: node1 generates
+# the credential, the others join with the elastic password), secret
+# (--node-secret on every node), enroll (no secret flag: node2 and node3 join
+# with tokens from tokend enroll, without the password).
+formation() {
+  local mode=$1 n i
+  log "formation $mode: starting a three-node cluster"
+  NODE_SECRET='' HTTP=()
+  [[ $mode == secret ]] && NODE_SECRET=$SECRET
+  launch node1 --bootstrap
+  HTTP[1]=$PORT
+  for n in 2 3; do
+    if [[ $mode == enroll ]]; then
+      ENROLL_TOKEN=$(ELASTIC_PASSWORD=$PASSWORD "$DIR/bin/tokend" enroll --addr "http://127.0.0.1:${HTTP[1]}") ||
+        die "tokend enroll failed"
+      launch "node$n"
+      ENROLL_TOKEN=
+    else
+      launch "node$n" --join "http://127.0.0.1:${HTTP[1]}"
+    fi
+    HTTP[n]=$PORT
+  done
+  await_followers
+  for ((i = 1; i <= ROUNDS; i++)); do
+    log "formation $mode: client_credentials through the follower, wrk -c64, round $i/$ROUNDS"
+    wrk_grant "$DIR/form-$mode-$i.txt" 64
+  done
+  curl -fsS --max-time 5 -u "elastic:$PASSWORD" "$FOLLOWER/_prometheus/metrics" |
+    grep -E '^tokend_token_(batches_forwarded|grants_unbatched)_total ' >"$DIR/form-$mode-metrics.txt" || true
+  stop_cluster
+  NODE_SECRET=$SECRET
+}
+
+# formation_report: the formation rows against raw Raft at 64 appliers.
+formation_report() {
+  local raft64 mode cc b u
+  raft64=$(median_of raft64_rps rawraft)
+  echo
+  echo "== issue 16: grants through a follower by how the cluster was formed (same run) =="
+  row "cluster formed" "grants/s" "raft 64 appliers" "ratio" "batches/unbatched" ""
+  for mode in noflags secret enroll; do
+    cc=$(median_of wrk_rps "form-$mode")
+    b=$(awk '$1 == "tokend_token_batches_forwarded_total" {print $2}' "$DIR/form-$mode-metrics.txt")
+    u=$(awk '$1 == "tokend_token_grants_unbatched_total" {print $2}' "$DIR/form-$mode-metrics.txt")
+    row "$mode" "$cc/s" "$raft64/s" "$(ratio "$cc" "$raft64")" "${b:-?}/${u:-?}" \
+      "rounds: $(rounds_of wrk_rps "form-$mode" | paste -sd' ')"
+  done
 }
 
 # settle: wait until the cluster is green again (a leader, every voter caught
@@ -473,7 +538,16 @@ mkdir -p "$DIR/data"
 need_tools
 log "building into $DIR/bin"
 build
+if [[ ${BENCH_ONLY:-} == formation ]]; then
+  for ((i = 1; i <= ROUNDS; i++)); do
+    "$DIR/bin/rawraft" -dir "$DIR" -appliers 64 -d "${SECS}s" | tee "$DIR/rawraft-$i.txt" >&2
+  done
+  for mode in noflags secret enroll; do formation "$mode"; done
+  formation_report
+  exit 0
+fi
 baselines
+for mode in noflags secret enroll; do formation "$mode"; done
 start_cluster
 tokend_workloads
 stop_cluster
@@ -481,3 +555,4 @@ tls_cost
 join_at_scale
 go_benchmarks
 report
+formation_report

@@ -11,6 +11,14 @@
 # `tokend certs` under $TOKEND_CLUSTER_DIR/certs (kept across restarts).
 # Clients trust certs/ca.crt (curl --cacert).
 #
+# No secret is configured: node1 generates the cluster's node credential when
+# it bootstraps, and the others receive it in the answer to their join (made
+# with the elastic password); each keeps it in its data dir (node-credential,
+# mode 0600). To add a fourth node without the password, print a one-time
+# token with `tokend enroll` and start it with --enrollment-token (see
+# README, Run). A directory made by an older version of this script holds a
+# node-secret file, which is still passed to its nodes.
+#
 # Environment:
 #   TOKEND_CLUSTER_DIR        binary, data, logs and pid files (default /tmp/tokend-cluster)
 #   TOKEND_CLUSTER_HTTP_PORT  first HTTP port (default 9200; nodes use 9200-9202)
@@ -128,7 +136,10 @@ prepare() {
   command -v curl >/dev/null || die "curl is required"
   build
   [[ $TLS == 1 ]] && certs
-  SECRET=$(keep "$DIR/node-secret" "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')")
+  # Only a directory made by an older version of this script has one; an
+  # empty TOKEND_NODE_SECRET is no secret, and the generated credential rules.
+  SECRET=""
+  [[ -s $DIR/node-secret ]] && SECRET=$(<"$DIR/node-secret")
   PASSWORD=$(keep "$DIR/elastic-password" "${ELASTIC_PASSWORD:-changeme}")
 }
 

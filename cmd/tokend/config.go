@@ -46,6 +46,7 @@ type Config struct {
 
 	ClusterName             string        // --cluster-name (cluster.name)
 	NodeSecret              string        // --node-secret: shared secret that authorises joins
+	EnrollmentToken         string        // --enrollment-token: join with a one-time token (tokend enroll)
 	TokenTimeout            time.Duration // --token-timeout (xpack.security.authc.token.timeout)
 	RequestTimeout          time.Duration // --request-timeout: bound on one API request's cluster work
 	DisableReplayRevocation bool          // --disable-replay-revocation
@@ -112,6 +113,7 @@ func (c *Config) Validate() error {
 		c.validateMembership,
 		c.validateLimits,
 		c.validateNodeSecret,
+		c.validateEnrollment,
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {

@@ -25,7 +25,7 @@ const readyPath = "/_tokend/readyz"
 
 // formCluster decides how this node becomes a member. Existing Raft state
 // always wins: the node restarts as the member it was. Otherwise it forms a
-// cluster with --bootstrap-expect, joins with --join, or bootstraps itself
+// cluster with --bootstrap-expect, joins with --enrollment-token or --join, or bootstraps itself
 // (--bootstrap, or no flag at all: the single-node default).
 func (d *daemon) formCluster(ctx context.Context, e env) error {
 	cfg := d.cfg
@@ -41,6 +41,8 @@ func (d *daemon) formCluster(ctx context.Context, e env) error {
 			return d.finishBootstrap(ctx, e)
 		}
 		return nil
+	case cfg.EnrollmentToken != "":
+		return d.enroll(ctx)
 	case cfg.BootstrapExpect > 0:
 		return d.bootstrapExpect(ctx, e)
 	case cfg.Bootstrap && len(cfg.Join) > 0:
@@ -130,7 +132,7 @@ func (d *daemon) bootstrap(ctx context.Context, e env) error {
 		fmt.Fprintf(e.stdout, "Password for the elastic user: %s\n", generated)
 	}
 	if d.cfg.NodeSecret == "" {
-		d.log.Warn("no --node-secret: joining nodes must present elastic superuser credentials")
+		d.log.Warn("no --node-secret: joining nodes must present elastic superuser credentials or an enrollment token (tokend enroll)")
 		if d.tls == nil {
 			d.log.Warn("without TLS, joining nodes receive the node credential over plain http: on an untrusted network, " +
 				"whoever reads that traffic can take part in Raft; use --tls-cert and --cluster-ca there")

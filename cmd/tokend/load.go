@@ -101,6 +101,7 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.BoolVar(&c.Replica, "replica", c.Replica, "with --join: be a read replica, a non-voter that is never promoted and serves token checks from its own state")
 	fs.StringVar(&c.ClusterName, "cluster-name", c.ClusterName, "cluster `name` reported by GET / and /_cluster/health")
 	fs.StringVar(&c.NodeSecret, "node-secret", c.NodeSecret, "shared `secret` that authorises nodes to join (prefer TOKEND_NODE_SECRET)")
+	fs.StringVar(&c.EnrollmentToken, "enrollment-token", c.EnrollmentToken, "join the cluster with a `token` from tokend enroll (prefer TOKEND_ENROLLMENT_TOKEN); no password needed")
 	fs.DurationVar(&c.TokenTimeout, "token-timeout", c.TokenTimeout, "access token lifetime, at most 1h")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "bound on the cluster work of one API request")
 	fs.BoolVar(&c.DisableReplayRevocation, "disable-replay-revocation", c.DisableReplayRevocation, "do not invalidate a token family when a used refresh token is replayed")

@@ -21,6 +21,7 @@ const usage = `Usage: tokend <command> [arguments]
 Commands:
   serve                         run a node (see tokend serve -h)
   nodes                         list the cluster's nodes
+  enroll [--ttl 30m]            print a one-time token for a new node: tokend serve --enrollment-token TOKEN
   remove NODE_ID                remove a node from the cluster (live or dead, the leader too)
   transfer-leader [NODE_ID]     hand leadership to NODE_ID (or to any other voter)
   users add NAME --roles a,b    create a user, or change one with --update (password from --password or stdin)
@@ -62,6 +63,7 @@ var commands = map[string]command{
 	"serve":           runServe,
 	"nodes":           runNodes,
 	"remove":          runRemove,
+	"enroll":          runEnroll,
 	"transfer-leader": runTransferLeader,
 	"users":           runUsers,
 	"snapshot":        runSnapshot,
