@@ -24,6 +24,8 @@ const (
 	TypeSetNode     Type = 9
 	TypeInitCluster Type = 10
 	TypeBatch       Type = 11
+	TypePutRole     Type = 12
+	TypeDeleteRole  Type = 13
 )
 
 // IgnorableFlag marks a command type that an older replica which does not know
@@ -188,6 +190,18 @@ type InitCluster struct {
 	UUID string `msgpack:"u"`
 }
 
+// PutRole creates or replaces a custom role.
+type PutRole struct {
+	Meta
+	Role Role `msgpack:"r"`
+}
+
+// DeleteRole removes a custom role.
+type DeleteRole struct {
+	Meta
+	Name string `msgpack:"n"`
+}
+
 // MaxBatch is the most commands one Batch may carry.
 const MaxBatch = 1024
 
@@ -254,6 +268,8 @@ func (*SetEnabled) Type() Type  { return TypeSetEnabled }
 func (*SetNode) Type() Type     { return TypeSetNode }
 func (*InitCluster) Type() Type { return TypeInitCluster }
 func (*Batch) Type() Type       { return TypeBatch }
+func (*PutRole) Type() Type     { return TypePutRole }
+func (*DeleteRole) Type() Type  { return TypeDeleteRole }
 
 // Header returns the command's Meta.
 func (m *Meta) Header() *Meta { return m }
@@ -283,6 +299,10 @@ func newCommand(t Type) Command {
 		return &InitCluster{}
 	case TypeBatch:
 		return &Batch{}
+	case TypePutRole:
+		return &PutRole{}
+	case TypeDeleteRole:
+		return &DeleteRole{}
 	}
 	return nil
 }

@@ -126,6 +126,10 @@ func (s *state) apply(c Command, now int64) Result {
 		return s.setNode(c)
 	case *InitCluster:
 		return s.initCluster(c)
+	case *PutRole:
+		return s.putRole(c)
+	case *DeleteRole:
+		return s.deleteRole(c)
 	}
 	panic(fmt.Sprintf("fsm: Apply of unhandled command type %T", c))
 }

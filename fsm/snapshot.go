@@ -21,6 +21,7 @@ const (
 	kindAccess  snapshot.Kind = 4
 	kindRefresh snapshot.Kind = 5
 	kindDedup   snapshot.Kind = 6
+	kindRole    snapshot.Kind = 7
 )
 
 // ErrSnapshotRecord is returned by Restore for a snapshot whose stream is
@@ -77,6 +78,7 @@ func (f *FSM) Snapshot() *View {
 			clock:   s.clock,
 			sealed:  maps.Clone(s.sealed),
 			users:   maps.Clone(s.users),
+			roles:   maps.Clone(s.roles),
 			nodes:   maps.Clone(s.nodes),
 			dedup:   maps.Clone(s.dedup),
 		},
@@ -117,7 +119,7 @@ func (v *View) WriteTo(w io.Writer) (int64, error) {
 // records returns the number of records writeRecords writes.
 func (v *View) records() uint64 {
 	s := v.s
-	n := len(s.nodes) + len(s.users) + len(v.access) + len(v.refresh) + len(s.dedup)
+	n := len(s.nodes) + len(s.users) + len(s.roles) + len(v.access) + len(v.refresh) + len(s.dedup)
 	if s.cluster != "" || s.clock != 0 {
 		n++
 	}
@@ -151,7 +153,7 @@ func (v *View) writeRecords(sw *snapshot.Writer) error {
 			return err
 		}
 	}
-	return nil
+	return v.writeRoles(sw)
 }
 
 // writeTokens writes the access and then the refresh token records, each

@@ -21,6 +21,7 @@ type state struct {
 	// spend produced (Refresh.Sealed), outside the pointer-free records.
 	sealed map[Digest][]byte
 	users  map[string]User
+	roles  map[string]Role
 	nodes  map[string]string
 	dedup  map[RequestID]applied
 }
@@ -32,6 +33,7 @@ func newState() *state {
 		refresh: make(map[Digest]storedRefresh),
 		sealed:  make(map[Digest][]byte),
 		users:   make(map[string]User),
+		roles:   make(map[string]Role),
 		nodes:   make(map[string]string),
 		dedup:   make(map[RequestID]applied),
 	}
@@ -48,6 +50,7 @@ func (s *state) clone() *state {
 		refresh: maps.Clone(s.refresh),
 		sealed:  maps.Clone(s.sealed),
 		users:   maps.Clone(s.users),
+		roles:   maps.Clone(s.roles),
 		nodes:   maps.Clone(s.nodes),
 		dedup:   maps.Clone(s.dedup),
 	}
