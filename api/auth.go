@@ -57,6 +57,7 @@ type principal struct {
 	realm    fsm.Realm // the realm that authenticated the user
 	authType string
 	token    fsm.Digest // the access token presented; zero for a password
+	privs    privilege  // what the user's roles grant, resolved when authenticated
 }
 
 // client is the caller's identity as recorded on tokens it creates.
@@ -68,14 +69,19 @@ type privilege uint8
 // Cluster privileges; every authenticated user may authenticate and get,
 // refresh or invalidate its own tokens.
 const (
-	privMonitor     privilege = 1 << iota // cluster health, nodes
-	privManageToken                       // invalidate by username or realm
-	privSuperuser                         // users and cluster membership
+	privMonitor      privilege = 1 << iota // cluster health, nodes
+	privManageToken                        // invalidate by username or realm
+	privSuperuser                          // users, roles and cluster membership
+	privReadSecurity                       // read users and roles
 )
 
-// rolePrivileges grants privileges per role name.
+// privAll is every privilege.
+const privAll = privMonitor | privManageToken | privSuperuser | privReadSecurity
+
+// rolePrivileges grants privileges per built-in role name. These roles are
+// reserved: the roles API may not create, change or delete them.
 var rolePrivileges = map[string]privilege{
-	"superuser":       privMonitor | privManageToken | privSuperuser,
+	"superuser":       privAll,
 	"monitoring_user": privMonitor,
 	"monitor":         privMonitor,
 	"token_manager":   privManageToken,
@@ -83,11 +89,7 @@ var rolePrivileges = map[string]privilege{
 
 // has reports whether p holds every privilege in want.
 func (p *principal) has(want privilege) bool {
-	var got privilege
-	for _, role := range p.user.Roles {
-		got |= rolePrivileges[role]
-	}
-	return got&want == want
+	return p.privs&want == want
 }
 
 // authorize authenticates r and checks that the caller holds want, naming
@@ -195,7 +197,7 @@ func (s *Server) authBearer(ctx context.Context, tok string) (*principal, error)
 		s.meter.authFailed(reason)
 		return nil, errTokenExpired
 	}
-	return &principal{user: u, realm: rec.Realm, authType: authTypeToken, token: d}, nil
+	return &principal{user: u, realm: rec.Realm, authType: authTypeToken, token: d, privs: s.roles.grant(s.state, u.Roles)}, nil
 }
 
 // tokenFailure says why a stored access token of user u (found or not)
@@ -229,7 +231,7 @@ func (s *Server) authBasic(r *http.Request, value string) (*principal, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &principal{user: u, realm: realmOf(u), authType: authTypeRealm}, nil
+	return &principal{user: u, realm: realmOf(u), authType: authTypeRealm, privs: s.roles.grant(s.state, u.Roles)}, nil
 }
 
 // checkPassword verifies a username and password sent with r:
