@@ -38,7 +38,8 @@ func (s *Server) roleRoutes(rt *httprouter.Router, prefix string) {
 }
 
 // putRoleRequest is the body of PUT /_security/role/{name}. Index and
-// application privileges are kept as given and grant nothing.
+// application privileges are kept as given and grant nothing; the other
+// parts tokend has no use for are accepted and dropped.
 type putRoleRequest struct {
 	Cluster           []string        `json:"cluster"`
 	Indices           json.RawMessage `json:"indices"`
@@ -48,6 +49,9 @@ type putRoleRequest struct {
 	Global            json.RawMessage `json:"global"`
 	TransientMetadata json.RawMessage `json:"transient_metadata"`
 	Description       *string         `json:"description"`
+	// Remote privileges (Elasticsearch 8) are accepted and ignored.
+	RemoteIndices json.RawMessage `json:"remote_indices"`
+	RemoteCluster json.RawMessage `json:"remote_cluster"`
 }
 
 // role validates q as the role name and returns the record to store.
