@@ -236,6 +236,10 @@ func NewBatch(cs []Command) (*Batch, error) {
 	return b, nil
 }
 
+// Commands returns the batch's commands in order; an ignorable type
+// unknown to this build is nil. The slice must not be modified.
+func (b *Batch) Commands() []Command { return b.commands }
+
 // decodeEntries decodes Entries into commands. An ignorable type unknown to
 // this build is kept as nil, as Apply expects.
 func (b *Batch) decodeEntries() error {
