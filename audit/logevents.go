@@ -66,6 +66,9 @@ func LogEvents(index uint64, c fsm.Command, r fsm.Result, at int64) []Event {
 	case *fsm.Invalidate:
 		e.Action, e.By, e.Tokens = ActionTokensInvalidate, invalidateBy[c.By], count(r.Invalidated)
 		e.UserName, e.UserRealm = c.Username, c.Realm
+		if r.User != "" {
+			e.UserName, e.UserRealm = r.User, r.Realm.Name
+		}
 	case *fsm.PutUser:
 		e.Action, e.UserName, e.UserRealm = ActionUserChanged, c.User.Username, c.User.Realm.Name
 		if r.Created {

@@ -19,7 +19,7 @@ func TestApply_RepeatedRequestIDReturnsRememberedResult(t *testing.T) {
 		}, Result{User: "alice", Realm: NativeRealm}},
 		{"invalidate", func() Command {
 			return &Invalidate{Meta: Meta{ID: rid(3), Time: t0 + 10}, By: ByAccessToken, Token: dg("A")}
-		}, Result{Invalidated: 1}},
+		}, Result{Invalidated: 1, User: "alice", Realm: NativeRealm}},
 		{"delete user", func() Command {
 			return &DeleteUser{Meta: Meta{ID: rid(4), Time: t0 + 10}, Username: "alice"}
 		}, Result{Invalidated: 2}},

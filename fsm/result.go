@@ -38,7 +38,8 @@ type Result struct {
 	Status Status `msgpack:"s"`
 	// Sealed is the earlier pair of a Refresh answered with Retried.
 	Sealed []byte `msgpack:"sl,omitempty"`
-	// User and Realm own the token a Refresh spent.
+	// User and Realm own the token a Refresh spent, or the one token an
+	// Invalidate by token newly invalidated (for the audit trail).
 	User  string `msgpack:"u,omitempty"`
 	Realm Realm  `msgpack:"r,omitempty"`
 	// Invalidated and Previously count the tokens an Invalidate, DeleteUser
