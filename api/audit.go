@@ -20,7 +20,7 @@ func (s *Server) auditRequest(r *http.Request, action string, p *principal, user
 	e := audit.Event{Action: action, UserName: user, OriginType: "rest", OriginAddress: s.clientAddr(r),
 		URLPath: r.URL.Path, Method: r.Method, Privilege: privilege}
 	if p != nil {
-		e.UserName, e.UserRealm, e.AuthType = p.user.Username, p.realm.Name, authenticationType(p)
+		e.UserName, e.UserRealm, e.AuthType = p.user.Username, p.realm.Name, esAuthTypes[p.authType]
 	}
 	if id, ok := requestIDIn(r.Context()); ok {
 		e.RequestID = hex.EncodeToString(id[:])
@@ -30,13 +30,9 @@ func (s *Server) auditRequest(r *http.Request, action string, p *principal, user
 	}
 }
 
-// authenticationType is Elasticsearch's authentication.type of p.
-func authenticationType(p *principal) string {
-	if p.authType == authTypeToken {
-		return "TOKEN"
-	}
-	return "REALM"
-}
+// esAuthTypes are Elasticsearch's authentication.type values for
+// principal.authType.
+var esAuthTypes = map[string]string{authTypeRealm: "REALM", authTypeToken: "TOKEN"}
 
 // auditAuthFailure writes the event of a failed authentication: a
 // malformed token or header is a tampered request, anything else a 401
