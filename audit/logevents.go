@@ -30,7 +30,8 @@ var invalidateBy = map[fsm.InvalidateBy]string{
 // LogEvents returns the events of the log entry at index: command c, which
 // Apply answered with r at the log's time at (Unix ms). It is a pure
 // function of the entry and its result, so every node derives the same
-// events. Commands that changed nothing a reader of the trail cares about
+// events. A command whose request ID was applied before gives none.
+// Commands that changed nothing a reader of the trail cares about
 // (refused, purges, the cluster's identity) give none.
 func LogEvents(index uint64, c fsm.Command, r fsm.Result, at int64) []Event {
 	if b, ok := c.(*fsm.Batch); ok {
@@ -41,6 +42,9 @@ func LogEvents(index uint64, c fsm.Command, r fsm.Result, at int64) []Event {
 			}
 		}
 		return out
+	}
+	if r.Repeated {
+		return nil // a retried proposal: its first entry had the events
 	}
 	e := Event{Timestamp: StampMillis(at), Type: TypeLog, Index: index}
 	switch c := c.(type) {

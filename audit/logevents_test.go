@@ -84,6 +84,7 @@ func TestLogEvents_EachKindOnceForItsCommand(t *testing.T) {
 		{&fsm.CreateToken{User: "ann"}, fsm.Result{Status: fsm.NotFound}},
 		{&fsm.Refresh{}, fsm.Result{Status: fsm.Retried, Sealed: []byte("x")}},
 		{&fsm.DeleteUser{Username: "nobody"}, fsm.Result{Status: fsm.NotFound}},
+		{&fsm.PutRole{Role: fsm.Role{Name: "ops"}}, fsm.Result{Created: true, Repeated: true}},
 	} {
 		if events := LogEvents(1, quiet.c, quiet.r, 0); len(events) != 0 {
 			t.Errorf("%T (%v): %+v, want no event", quiet.c, quiet.r.Status, events)

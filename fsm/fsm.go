@@ -78,7 +78,9 @@ func (s *state) applyOnce(c Command) Result {
 	now := s.advance(h.Time)
 	if h.ID != (RequestID{}) {
 		if a, ok := s.dedup[h.ID]; ok {
-			return a.Result.clone()
+			r := a.Result.clone()
+			r.Repeated = true
+			return r
 		}
 	}
 	r := s.apply(c, now)

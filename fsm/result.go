@@ -55,4 +55,8 @@ type Result struct {
 	Purged int `msgpack:"p,omitempty"`
 	// Results holds a Batch's results, one per command in order.
 	Results []Result `msgpack:"rs,omitempty"`
+	// Repeated is set, on this node only, when the command's request ID
+	// was applied before: the result is the remembered one and the state
+	// did not change (the audit trail writes no second event).
+	Repeated bool `msgpack:"-"`
 }
