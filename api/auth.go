@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tokend/tokend/audit"
 	"github.com/tokend/tokend/fsm"
 )
 
@@ -30,6 +31,8 @@ var (
 	errTokenUnknown   = unauthorized("unable to authenticate with provided credentials", challengeInvalid)
 	errTwoCredentials = &esError{status: http.StatusBadRequest, typ: "illegal_argument_exception",
 		reason: "a request may carry only one set of credentials (Basic or Bearer)", challenges: []string{challengeTwoCreds}}
+	// errBadHeader is the 401 for a Basic header that does not decode.
+	errBadHeader = unauthorized("invalid basic authentication header value")
 	// errBadCredentials is checkPassword's answer to a wrong password or an
 	// unknown or disabled user; the caller words the 401.
 	errBadCredentials = errors.New("api: bad credentials")
@@ -57,6 +60,7 @@ type principal struct {
 	realm    fsm.Realm // the realm that authenticated the user
 	authType string
 	token    fsm.Digest // the access token presented; zero for a password
+	privs    privilege  // what the user's roles grant, resolved when authenticated
 }
 
 // client is the caller's identity as recorded on tokens it creates.
@@ -68,14 +72,19 @@ type privilege uint8
 // Cluster privileges; every authenticated user may authenticate and get,
 // refresh or invalidate its own tokens.
 const (
-	privMonitor     privilege = 1 << iota // cluster health, nodes
-	privManageToken                       // invalidate by username or realm
-	privSuperuser                         // users and cluster membership
+	privMonitor      privilege = 1 << iota // cluster health, nodes
+	privManageToken                        // invalidate by username or realm
+	privSuperuser                          // users, roles and cluster membership
+	privReadSecurity                       // read users and roles
 )
 
-// rolePrivileges grants privileges per role name.
+// privAll is every privilege.
+const privAll = privMonitor | privManageToken | privSuperuser | privReadSecurity
+
+// rolePrivileges grants privileges per built-in role name. These roles are
+// reserved: the roles API may not create, change or delete them.
 var rolePrivileges = map[string]privilege{
-	"superuser":       privMonitor | privManageToken | privSuperuser,
+	"superuser":       privAll,
 	"monitoring_user": privMonitor,
 	"monitor":         privMonitor,
 	"token_manager":   privManageToken,
@@ -83,11 +92,7 @@ var rolePrivileges = map[string]privilege{
 
 // has reports whether p holds every privilege in want.
 func (p *principal) has(want privilege) bool {
-	var got privilege
-	for _, role := range p.user.Roles {
-		got |= rolePrivileges[role]
-	}
-	return got&want == want
+	return p.privs&want == want
 }
 
 // authorize authenticates r and checks that the caller holds want, naming
@@ -98,8 +103,10 @@ func (s *Server) authorize(r *http.Request, action string, want privilege) (*pri
 		return nil, err
 	}
 	if !p.has(want) {
+		s.auditRequest(r, audit.ActionAccessDenied, p, "", action)
 		return nil, forbidden(action, p)
 	}
+	s.auditRequest(r, audit.ActionAccessGranted, p, "", action)
 	return p, nil
 }
 
@@ -113,6 +120,7 @@ func forbidden(action string, p *principal) error {
 func (s *Server) authenticate(r *http.Request) (*principal, error) {
 	p, err := s.optionalAuth(r)
 	if err == nil && p == nil {
+		s.auditRequest(r, audit.ActionAnonymousDenied, nil, "", "")
 		err = unauthorized(fmt.Sprintf("missing authentication credentials for REST request [%s]", echoed(r.URL.RequestURI())))
 	}
 	return p, err
@@ -122,16 +130,29 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 // when it carries none (or only a scheme tokend does not know).
 func (s *Server) optionalAuth(r *http.Request) (*principal, error) {
 	scheme, value, err := parseAuthorization(r)
-	if err != nil || (scheme != "basic" && scheme != "bearer") {
+	if err != nil {
+		s.auditAuthFailure(r, err, "")
 		return nil, err
+	}
+	if scheme != "basic" && scheme != "bearer" {
+		return nil, nil
 	}
 	if err := s.checkFresh(r.Context()); err != nil {
 		return nil, err
 	}
+	var p *principal
+	user := ""
 	if scheme == "bearer" {
-		return s.authBearer(r.Context(), value)
+		p, err = s.authBearer(r.Context(), value)
+	} else {
+		p, user, err = s.authBasic(r, value)
 	}
-	return s.authBasic(r, value)
+	if err != nil {
+		s.auditAuthFailure(r, err, user)
+		return nil, err
+	}
+	s.auditRequest(r, audit.ActionAuthenticationSuccess, p, "", "")
+	return p, nil
 }
 
 // parseAuthorization returns the lower-case scheme and the credentials of
@@ -195,7 +216,7 @@ func (s *Server) authBearer(ctx context.Context, tok string) (*principal, error)
 		s.meter.authFailed(reason)
 		return nil, errTokenExpired
 	}
-	return &principal{user: u, realm: rec.Realm, authType: authTypeToken, token: d}, nil
+	return &principal{user: u, realm: rec.Realm, authType: authTypeToken, token: d, privs: s.roles.grant(s.state, u.Roles)}, nil
 }
 
 // tokenFailure says why a stored access token of user u (found or not)
@@ -214,22 +235,23 @@ func tokenFailure(rec fsm.AccessToken, u fsm.User, userFound bool, now int64) (a
 	return 0, false
 }
 
-// authBasic authenticates Basic credentials.
-func (s *Server) authBasic(r *http.Request, value string) (*principal, error) {
+// authBasic authenticates Basic credentials; it also returns the user name
+// they claim, for the audit trail.
+func (s *Server) authBasic(r *http.Request, value string) (*principal, string, error) {
 	raw, err := base64.StdEncoding.DecodeString(value)
 	name, password, ok := strings.Cut(string(raw), ":")
 	if err != nil || !ok {
 		s.meter.authFailed(failMalformed)
-		return nil, unauthorized("invalid basic authentication header value")
+		return nil, "", errBadHeader
 	}
 	u, err := s.checkPassword(r, name, password)
 	if errors.Is(err, errBadCredentials) {
-		return nil, unauthorized(fmt.Sprintf("unable to authenticate user [%s] for REST request [%s]", echoed(name), echoed(r.URL.RequestURI())))
+		return nil, name, unauthorized(fmt.Sprintf("unable to authenticate user [%s] for REST request [%s]", echoed(name), echoed(r.URL.RequestURI())))
 	}
 	if err != nil {
-		return nil, err
+		return nil, name, err
 	}
-	return &principal{user: u, realm: realmOf(u), authType: authTypeRealm}, nil
+	return &principal{user: u, realm: realmOf(u), authType: authTypeRealm, privs: s.roles.grant(s.state, u.Roles)}, name, nil
 }
 
 // checkPassword verifies a username and password sent with r:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/api/metrics"
+	"github.com/tokend/tokend/audit"
 	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
@@ -85,6 +86,8 @@ type Config struct {
 	// build_date), the status route and so `tokend nodes`. Zero fields
 	// are reported as "unknown".
 	Build BuildInfo
+	// Audit, when set, receives the request events (package audit).
+	Audit *audit.Trail
 	// Clock is this node's wall clock (default time.Now). The leader stamps
 	// commands with it, and every node checks token expiry against it;
 	// neither ever goes back before a time the log already holds (see

@@ -24,7 +24,7 @@ func (s *Server) authorizeMonitoring(r *http.Request, action string, want privil
 	case perr != nil:
 		return nil, perr
 	case scheme == "basic":
-		p, err = s.authBasic(r, value)
+		p, _, err = s.authBasic(r, value)
 	case scheme == "bearer":
 		p, err = s.authBearer(r.Context(), value)
 	default:

@@ -23,12 +23,13 @@ const (
 )
 
 // clusterPrivileges maps Elasticsearch's cluster privilege names to the
-// privileges tokend checks. Each name is held when all of its bits are.
+// privileges tokend checks: what a role naming it grants, and what a
+// holder must have for _has_privileges to say it is held.
 var clusterPrivileges = map[string]privilege{
-	"all":             privMonitor | privManageToken | privSuperuser,
-	"manage":          privMonitor | privManageToken | privSuperuser,
-	"manage_security": privMonitor | privManageToken | privSuperuser,
-	"read_security":   privSuperuser,
+	"all":             privAll,
+	"manage":          privAll,
+	"manage_security": privAll,
+	"read_security":   privReadSecurity,
 	"monitor":         privMonitor,
 	"manage_token":    privManageToken,
 }
@@ -38,7 +39,7 @@ var clusterPrivileges = map[string]privilege{
 // general first.
 func heldClusterPrivileges(p *principal) []string {
 	out := []string{}
-	for _, name := range []string{"all", "monitor", "manage_token"} {
+	for _, name := range []string{"all", "monitor", "manage_token", "read_security"} {
 		if p.has(clusterPrivileges[name]) {
 			out = append(out, name)
 			if name == "all" {

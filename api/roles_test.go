@@ -43,13 +43,35 @@ type routeCheck struct {
 	open bool
 }
 
-// testPasswords are the passwords of the seeded users and of "moni", whom
-// newRolesLeader adds with the monitor role.
-var testPasswords = map[string]string{"moni": "moni-pw"}
+// customUsers are the users newRolesLeader adds besides the seeded ones,
+// with their roles: moni has the built-in monitor role; reader and the
+// twins ("c-" and the name of a seeded user) have custom roles that grant
+// the same cluster privileges as the built-in role of their seeded twin.
+var customUsers = map[string][]string{
+	"moni":      {"monitor"},
+	"reader":    {"c_read"},
+	"c-elastic": {"c_all", "no_such_role"},
+	"c-monty":   {"c_monitor"},
+	"c-tokman":  {"c_tokens"},
+}
+
+// customRoles are the custom roles newRolesLeader creates.
+var customRoles = map[string][]string{
+	"c_read":    {"read_security"},
+	"c_all":     {"all"},
+	"c_monitor": {"monitor"},
+	"c_tokens":  {"manage_token"},
+}
+
+// testPasswords are the passwords of the seeded users and of customUsers.
+var testPasswords = map[string]string{}
 
 func init() {
 	for _, u := range testUsers {
 		testPasswords[u.name] = u.password
+	}
+	for name := range customUsers {
+		testPasswords[name] = name + "-pw"
 	}
 }
 
@@ -61,16 +83,27 @@ func credentials(user string) []string {
 	return basicAuth(user, testPasswords[user])
 }
 
-// newRolesLeader is newLeader plus moni, a user with the monitor role.
+// newRolesLeader is newLeader plus customRoles and customUsers.
 func newRolesLeader(t *testing.T) *testNode {
 	t.Helper()
 	n := newLeader(t, nil)
-	hash, err := bcrypt.GenerateFromPassword([]byte(testPasswords["moni"]), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
+	for name, cluster := range customRoles {
+		n.propose(&fsm.PutRole{Role: fsm.Role{Name: name, Cluster: cluster}})
 	}
-	n.propose(&fsm.PutUser{User: fsm.User{Username: "moni", Hash: hash, Roles: []string{"monitor"}, Enabled: true, Realm: fsm.NativeRealm}})
+	for name, roles := range customUsers {
+		hash, err := bcrypt.GenerateFromPassword([]byte(testPasswords[name]), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.propose(&fsm.PutUser{User: fsm.User{Username: name, Hash: hash, Roles: roles, Enabled: true, Realm: fsm.NativeRealm}})
+	}
 	return n
+}
+
+// opsRole stores the custom role "ops", for a row that deletes it.
+func opsRole(_ *testing.T, n *testNode) string {
+	n.propose(&fsm.PutRole{Role: fsm.Role{Name: "ops", Cluster: []string{"monitor"}}})
+	return ""
 }
 
 // aliceToken and aliceRefresh build bodies carrying a fresh token of alice.
@@ -109,8 +142,15 @@ func routeChecks() []routeCheck {
 	own := `{"password":"alice-pw"}`
 	var cs []routeCheck
 	for _, p := range []string{"/_security", "/_xpack/security"} {
-		token, user := p+"/oauth2/token", p+"/user/:name"
+		token, user, role := p+"/oauth2/token", p+"/user/:name", p+"/role/:name"
 		cs = append(cs,
+			routeCheck{what: "get roles", method: "GET", pattern: p + "/role", may: "reader", mayStatus: 200,
+				mayNot: []string{"alice", "monty", "tokman"}, action: actionGetRoles},
+			routeCheck{what: "get a role", method: "GET", pattern: role, path: p + "/role/c_read", may: "reader", mayStatus: 200,
+				mayNot: []string{"alice", "moni", "tokman"}, action: actionGetRoles},
+			routeCheck{what: "delete role", method: "DELETE", pattern: role, path: p + "/role/ops", prepare: opsRole,
+				may: "elastic", mayStatus: 200, mayNot: []string{"reader", "tokman", "monty"}, action: actionDeleteRole},
+			routeCheck{what: "get users as reader", method: "GET", pattern: p + "/user", may: "reader", mayStatus: 200},
 			routeCheck{what: "password grant", method: "POST", pattern: token, open: true, mayStatus: 200,
 				body: `{"grant_type":"password","username":"alice","password":"alice-pw"}`},
 			routeCheck{what: "client_credentials grant", method: "POST", pattern: token, may: "alice", mayStatus: 200,
@@ -138,8 +178,10 @@ func routeChecks() []routeCheck {
 		)
 		for _, m := range []string{"PUT", "POST"} {
 			cs = append(cs,
+				routeCheck{what: "put role", method: m, pattern: role, path: p + "/role/ops", body: `{"cluster":["monitor"]}`,
+					may: "elastic", mayStatus: 200, mayNot: []string{"reader", "tokman", "monty", "alice"}, action: actionPutRole},
 				routeCheck{what: "create user", method: m, pattern: user, path: p + "/user/bob", may: "elastic", mayStatus: 200,
-					body: fmt.Sprintf(`{"password_hash":%q,"roles":["superuser"]}`, dummyHash), mayNot: []string{"alice", "tokman", "monty"}, action: actionPutUser},
+					body: fmt.Sprintf(`{"password_hash":%q,"roles":["superuser"]}`, dummyHash), mayNot: []string{"alice", "tokman", "monty", "reader"}, action: actionPutUser},
 				routeCheck{what: "change own password", method: m, pattern: user + "/_password", path: p + "/user/alice/_password",
 					body: own, may: "alice", mayStatus: 200},
 				routeCheck{what: "change another's password", method: m, pattern: user + "/_password", path: p + "/user/tokman/_password",
@@ -204,43 +246,74 @@ func routeChecks() []routeCheck {
 func TestRoles_EachRouteAdmitsItsRoleAndRefusesOthers(t *testing.T) {
 	t.Parallel()
 	for _, c := range routeChecks() {
-		t.Run(c.method+" "+c.pattern+" "+c.what, func(t *testing.T) {
-			if !c.raft {
-				t.Parallel()
-			}
-			var n *testNode
-			if c.raft {
-				n = newRaftLeader(t).testNode
-			} else {
-				n = newRolesLeader(t)
-			}
-			body := c.body
-			if c.prepare != nil {
-				if b := c.prepare(t, n); b != "" {
-					body = b
-				}
-			}
-			path := c.path
-			if path == "" {
-				path = c.pattern
-			}
-			for _, u := range c.mayNot {
-				r := n.do(c.method, path, body, credentials(u)...)
-				r.wantError(t, http.StatusForbidden, "security_exception",
-					fmt.Sprintf("action [%s] is unauthorized for user [%s]", c.action, u))
-			}
-			if !c.open {
-				r := n.do(c.method, path, body)
-				if c.method == http.MethodHead {
-					r.want(t, http.StatusUnauthorized)
-				} else {
-					r.wantError(t, http.StatusUnauthorized, "security_exception",
-						fmt.Sprintf("missing authentication credentials for REST request [%s]", path))
-				}
-			}
-			n.do(c.method, path, body, credentials(c.may)...).want(t, c.mayStatus)
-		})
+		t.Run(c.method+" "+c.pattern+" "+c.what, func(t *testing.T) { runRouteCheck(t, c) })
 	}
+}
+
+// TestRoles_CustomRolesGrantAsTheirBuiltinTwins makes every request of
+// routeChecks again with the seeded users replaced by their twins, whose
+// custom roles name the same cluster privileges as the seeded users'
+// built-in roles: each route admits and refuses them alike. c-elastic also
+// names a role that does not exist, which grants nothing and refuses
+// nothing.
+func TestRoles_CustomRolesGrantAsTheirBuiltinTwins(t *testing.T) {
+	t.Parallel()
+	twin := func(u string) string {
+		if _, ok := customUsers["c-"+u]; ok {
+			return "c-" + u
+		}
+		return u
+	}
+	for _, c := range routeChecks() {
+		if c.raft {
+			continue // newRaftLeader has no custom roles; the fake node's rows cover the same check
+		}
+		c.may = twin(c.may)
+		c.mayNot = slices.Clone(c.mayNot)
+		for i, u := range c.mayNot {
+			c.mayNot[i] = twin(u)
+		}
+		t.Run(c.method+" "+c.pattern+" "+c.what, func(t *testing.T) { runRouteCheck(t, c) })
+	}
+}
+
+// runRouteCheck makes c's request as users lacking the privilege (403
+// naming the action), without credentials (401) and as a user holding it.
+func runRouteCheck(t *testing.T, c routeCheck) {
+	if !c.raft {
+		t.Parallel()
+	}
+	var n *testNode
+	if c.raft {
+		n = newRaftLeader(t).testNode
+	} else {
+		n = newRolesLeader(t)
+	}
+	body := c.body
+	if c.prepare != nil {
+		if b := c.prepare(t, n); b != "" {
+			body = b
+		}
+	}
+	path := c.path
+	if path == "" {
+		path = c.pattern
+	}
+	for _, u := range c.mayNot {
+		r := n.do(c.method, path, body, credentials(u)...)
+		r.wantError(t, http.StatusForbidden, "security_exception",
+			fmt.Sprintf("action [%s] is unauthorized for user [%s]", c.action, u))
+	}
+	if !c.open {
+		r := n.do(c.method, path, body)
+		if c.method == http.MethodHead {
+			r.want(t, http.StatusUnauthorized)
+		} else {
+			r.wantError(t, http.StatusUnauthorized, "security_exception",
+				fmt.Sprintf("missing authentication credentials for REST request [%s]", path))
+		}
+	}
+	n.do(c.method, path, body, credentials(c.may)...).want(t, c.mayStatus)
 }
 
 // TestRoles_EveryRouteIsChecked fails when the router serves a route that

@@ -99,6 +99,8 @@ type Server struct {
 	// unverifiable holds the users whose stored hash was refused unchecked
 	// and logged (warnUnverifiable).
 	unverifiable sync.Map
+	// roles resolves users' roles into privileges.
+	roles roleGrants
 
 	meter      *apiMetrics
 	metricRegs []*metrics.Registry // served by serveMetrics, in order
@@ -143,6 +145,7 @@ func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
 		grants:  newLeaseLedger(),
 	}
 	s.started.Store(time.Now().UnixNano())
+	s.roles.log = cfg.Logger
 	s.clock.cluster = s.offsets.clusterTime
 	reg := cfg.Metrics
 	if reg == nil {
@@ -213,6 +216,7 @@ func (s *Server) routes() *httprouter.Router {
 		rt.DELETE(prefix+"/oauth2/token", s.leaderWrite(s.tokenRoute(s.invalidateToken)))
 		rt.GET(prefix+"/_authenticate", s.local(s.authenticateMe))
 		s.userRoutes(rt, prefix)
+		s.roleRoutes(rt, prefix)
 	}
 	rt.GET("/", s.local(s.info))
 	rt.HEAD("/", s.local(s.info))

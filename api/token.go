@@ -14,6 +14,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/tokend/tokend/audit"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
 )
@@ -185,11 +186,13 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, q *tokenR
 	}
 	u, err := s.checkPassword(r, q.Username, q.Password)
 	if errors.Is(err, errBadCredentials) {
+		s.auditRequest(r, audit.ActionAuthenticationFailed, nil, q.Username, "")
 		return unauthorized(fmt.Sprintf("unable to authenticate user [%s] for REST request [%s]", echoed(q.Username), echoed(r.URL.RequestURI())))
 	}
 	if err != nil {
 		return err
 	}
+	s.auditRequest(r, audit.ActionAuthenticationSuccess, &principal{user: u, realm: realmOf(u), authType: authTypeRealm}, "", "")
 	return s.issue(w, r, grant{grantType: grantPassword, user: u, realm: realmOf(u), client: clientOf(caller),
 		authType: authTypeRealm, refresh: true, scope: q.Scope, checkedHash: u.Hash})
 }

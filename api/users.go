@@ -81,7 +81,7 @@ func (s *Server) putUser(w http.ResponseWriter, r *http.Request, p httprouter.Pa
 
 // getUsers serves GET /_security/user[/{name[,name...]}].
 func (s *Server) getUsers(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
-	if _, err := s.authorize(r, actionGetUsers, privSuperuser); err != nil {
+	if _, err := s.authorize(r, actionGetUsers, privReadSecurity); err != nil {
 		return err
 	}
 	out := map[string]userJSON{}

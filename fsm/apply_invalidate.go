@@ -36,7 +36,8 @@ func (s *state) invalidateAccess(d Digest) Result {
 	}
 	t.invalidated = true
 	s.access[d] = t
-	return Result{Invalidated: 1}
+	o := t.owner.value()
+	return Result{Invalidated: 1, User: o.user, Realm: o.realm}
 }
 
 // invalidateRefresh invalidates the refresh token stored under d.
@@ -50,5 +51,6 @@ func (s *state) invalidateRefresh(d Digest) Result {
 	}
 	t.invalidated = true
 	s.refresh[d] = t
-	return Result{Invalidated: 1}
+	o := t.owner.value()
+	return Result{Invalidated: 1, User: o.user, Realm: o.realm}
 }

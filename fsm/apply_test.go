@@ -19,7 +19,7 @@ func TestApply_RepeatedRequestIDReturnsRememberedResult(t *testing.T) {
 		}, Result{User: "alice", Realm: NativeRealm}},
 		{"invalidate", func() Command {
 			return &Invalidate{Meta: Meta{ID: rid(3), Time: t0 + 10}, By: ByAccessToken, Token: dg("A")}
-		}, Result{Invalidated: 1}},
+		}, Result{Invalidated: 1, User: "alice", Realm: NativeRealm}},
 		{"delete user", func() Command {
 			return &DeleteUser{Meta: Meta{ID: rid(4), Time: t0 + 10}, Username: "alice"}
 		}, Result{Invalidated: 2}},
@@ -36,8 +36,10 @@ func TestApply_RepeatedRequestIDReturnsRememberedResult(t *testing.T) {
 				t.Fatalf("first apply = %+v, want %+v", got, tt.want)
 			}
 			before := contents(h.f)
-			if got := h.apply(tt.cmd()); !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("repeat = %+v, want the first result %+v", got, tt.want)
+			repeat := tt.want
+			repeat.Repeated = true
+			if got := h.apply(tt.cmd()); !reflect.DeepEqual(got, repeat) {
+				t.Fatalf("repeat = %+v, want the first result %+v, marked repeated", got, repeat)
 			}
 			assertUnchanged(t, h.f, before)
 			if h.f.AppliedIndex() != h.index {
@@ -55,6 +57,7 @@ func TestApply_RepeatedRefreshIDIsNotAnsweredAsRetry(t *testing.T) {
 	c := &Refresh{Meta: Meta{ID: rid(9), Time: t0 + 1}, Presented: dg("R"), NewAccess: dg("A1"), NewRefresh: dg("R1"), Sealed: []byte("s"), Lifetime: lifetime}
 	first := h.apply(c)
 	second := h.apply(c)
+	first.Repeated = true
 	if first.Status != OK || !reflect.DeepEqual(first, second) {
 		t.Fatalf("first %+v, second %+v", first, second)
 	}

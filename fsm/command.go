@@ -24,6 +24,8 @@ const (
 	TypeSetNode     Type = 9
 	TypeInitCluster Type = 10
 	TypeBatch       Type = 11
+	TypePutRole     Type = 12
+	TypeDeleteRole  Type = 13
 )
 
 // IgnorableFlag marks a command type that an older replica which does not know
@@ -193,6 +195,18 @@ type InitCluster struct {
 	UUID string `msgpack:"u"`
 }
 
+// PutRole creates or replaces a custom role.
+type PutRole struct {
+	Meta
+	Role Role `msgpack:"r"`
+}
+
+// DeleteRole removes a custom role.
+type DeleteRole struct {
+	Meta
+	Name string `msgpack:"n"`
+}
+
 // MaxBatch is the most commands one Batch may carry.
 const MaxBatch = 1024
 
@@ -227,6 +241,10 @@ func NewBatch(cs []Command) (*Batch, error) {
 	return b, nil
 }
 
+// Commands returns the batch's commands in order; an ignorable type
+// unknown to this build is nil. The slice must not be modified.
+func (b *Batch) Commands() []Command { return b.commands }
+
 // decodeEntries decodes Entries into commands. An ignorable type unknown to
 // this build is kept as nil, as Apply expects.
 func (b *Batch) decodeEntries() error {
@@ -259,6 +277,8 @@ func (*SetEnabled) Type() Type  { return TypeSetEnabled }
 func (*SetNode) Type() Type     { return TypeSetNode }
 func (*InitCluster) Type() Type { return TypeInitCluster }
 func (*Batch) Type() Type       { return TypeBatch }
+func (*PutRole) Type() Type     { return TypePutRole }
+func (*DeleteRole) Type() Type  { return TypeDeleteRole }
 
 // Header returns the command's Meta.
 func (m *Meta) Header() *Meta { return m }
@@ -292,6 +312,10 @@ func newCommand(t Type) Command {
 		return &CreateEnrollment{}
 	case TypeConsumeEnrollment:
 		return &ConsumeEnrollment{}
+	case TypePutRole:
+		return &PutRole{}
+	case TypeDeleteRole:
+		return &DeleteRole{}
 	}
 	return nil
 }

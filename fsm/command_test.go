@@ -21,6 +21,8 @@ func sampleCommands() []Command {
 		&SetEnabled{Meta: m, Username: "alice", Enabled: true},
 		&SetNode{Meta: m, NodeID: "n1", HTTPAddr: "10.0.0.1:9200"},
 		&InitCluster{Meta: m, UUID: "4f1c"},
+		&PutRole{Meta: m, Role: Role{Name: "ops", Cluster: []string{"monitor"}, Indices: []byte(`[]`)}},
+		&DeleteRole{Meta: m, Name: "ops"},
 		mustBatch(&CreateToken{Meta: m, Access: dg("b"), User: "bob", Realm: NativeRealm, Lifetime: lifetime,
 			PasswordCheck: dg("hash"), TokenCheck: dg("via")}, &Purge{Meta: m}),
 	}

@@ -78,7 +78,9 @@ func (s *state) applyOnce(c Command) Result {
 	now := s.advance(h.Time)
 	if h.ID != (RequestID{}) {
 		if a, ok := s.dedup[h.ID]; ok {
-			return a.Result.clone()
+			r := a.Result.clone()
+			r.Repeated = true
+			return r
 		}
 	}
 	r := s.apply(c, now)
@@ -130,6 +132,10 @@ func (s *state) apply(c Command, now int64) Result {
 		return s.createEnrollment(c)
 	case *ConsumeEnrollment:
 		return s.consumeEnrollment(c, now)
+	case *PutRole:
+		return s.putRole(c)
+	case *DeleteRole:
+		return s.deleteRole(c)
 	}
 	panic(fmt.Sprintf("fsm: Apply of unhandled command type %T", c))
 }

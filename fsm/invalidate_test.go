@@ -16,9 +16,9 @@ var byTokenCases = []struct {
 	wantR     bool // refresh token R invalidated afterwards
 	unchanged bool
 }{
-	{"access token", ByAccessToken, "A", false, Result{Invalidated: 1}, true, false, false},
+	{"access token", ByAccessToken, "A", false, Result{Invalidated: 1, User: "alice", Realm: NativeRealm}, true, false, false},
 	{"access token again", ByAccessToken, "A", true, Result{Previously: 1}, true, false, false},
-	{"refresh token", ByRefreshToken, "R", false, Result{Invalidated: 1}, false, true, false},
+	{"refresh token", ByRefreshToken, "R", false, Result{Invalidated: 1, User: "alice", Realm: NativeRealm}, false, true, false},
 	{"refresh token again", ByRefreshToken, "R", true, Result{Previously: 1}, false, true, false},
 	{"unknown access token", ByAccessToken, "nope", false, Result{Status: NotFound}, false, false, true},
 	{"unknown refresh token", ByRefreshToken, "nope", false, Result{Status: NotFound}, false, false, true},

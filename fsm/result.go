@@ -38,7 +38,8 @@ type Result struct {
 	Status Status `msgpack:"s"`
 	// Sealed is the earlier pair of a Refresh answered with Retried.
 	Sealed []byte `msgpack:"sl,omitempty"`
-	// User and Realm own the token a Refresh spent.
+	// User and Realm own the token a Refresh spent, or the one token an
+	// Invalidate by token newly invalidated (for the audit trail).
 	User  string `msgpack:"u,omitempty"`
 	Realm Realm  `msgpack:"r,omitempty"`
 	// Invalidated and Previously count the tokens an Invalidate, DeleteUser
@@ -54,4 +55,8 @@ type Result struct {
 	Purged int `msgpack:"p,omitempty"`
 	// Results holds a Batch's results, one per command in order.
 	Results []Result `msgpack:"rs,omitempty"`
+	// Repeated is set, on this node only, when the command's request ID
+	// was applied before: the result is the remembered one and the state
+	// did not change (the audit trail writes no second event).
+	Repeated bool `msgpack:"-"`
 }

@@ -21,6 +21,7 @@ const (
 	kindAccess  snapshot.Kind = 4
 	kindRefresh snapshot.Kind = 5
 	kindDedup   snapshot.Kind = 6
+	kindRole    snapshot.Kind = 7
 )
 
 // ErrSnapshotRecord is returned by Restore for a snapshot whose stream is
@@ -82,6 +83,7 @@ func (f *FSM) Snapshot() *View {
 			users:    maps.Clone(s.users),
 			nodes:    maps.Clone(s.nodes),
 			replicas: maps.Clone(s.replicas),
+			roles:    maps.Clone(s.roles),
 			dedup:    maps.Clone(s.dedup),
 		},
 		access:  make([]accessEntry, 0, len(s.access)),
@@ -121,7 +123,7 @@ func (v *View) WriteTo(w io.Writer) (int64, error) {
 // records returns the number of records writeRecords writes.
 func (v *View) records() uint64 {
 	s := v.s
-	n := len(s.nodes) + len(s.users) + len(v.access) + len(v.refresh) + len(s.dedup)
+	n := len(s.nodes) + len(s.users) + len(s.roles) + len(v.access) + len(v.refresh) + len(s.dedup)
 	if s.cluster != "" || s.clock != 0 {
 		n++
 	}
@@ -155,7 +157,7 @@ func (v *View) writeRecords(sw *snapshot.Writer) error {
 			return err
 		}
 	}
-	return nil
+	return v.writeRoles(sw)
 }
 
 // writeTokens writes the access and then the refresh token records, each

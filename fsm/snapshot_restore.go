@@ -24,6 +24,8 @@ func (s *state) restoreRecord(kind snapshot.Kind, body []byte, tokens *tokenLoad
 		err = tokens.addAccess(body)
 	case kindRefresh:
 		err = tokens.addRefresh(body)
+	case kindRole:
+		err = restoreInto(body, s.roles, func(r Role) (string, Role) { return r.Name, r })
 	case kindDedup:
 		err = restoreInto(body, s.dedup, func(r dedupRecord) (RequestID, applied) { return r.ID, r.Applied })
 	default:

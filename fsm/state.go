@@ -21,6 +21,7 @@ type state struct {
 	// spend produced (Refresh.Sealed), outside the pointer-free records.
 	sealed map[Digest][]byte
 	users  map[string]User
+	roles  map[string]Role
 	nodes  map[string]string
 	// replicas holds the IDs of the nodes in nodes marked as read
 	// replicas (SetNode.Replica).
@@ -40,6 +41,7 @@ func newState() *state {
 		users:       make(map[string]User),
 		nodes:       make(map[string]string),
 		replicas:    make(map[string]bool),
+		roles:       make(map[string]Role),
 		dedup:       make(map[RequestID]applied),
 		enrollments: make(map[Digest]enrollment),
 	}
@@ -58,6 +60,7 @@ func (s *state) clone() *state {
 		users:       maps.Clone(s.users),
 		nodes:       maps.Clone(s.nodes),
 		replicas:    maps.Clone(s.replicas),
+		roles:       maps.Clone(s.roles),
 		dedup:       maps.Clone(s.dedup),
 		enrollments: maps.Clone(s.enrollments),
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/tokend/tokend/api/metrics"
+	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
@@ -86,6 +87,23 @@ type Config struct {
 	// propose latency). One Node per Registry. Nil keeps them unexposed.
 	// Raft's library metrics are process-wide: see LibraryMetrics.
 	Metrics *metrics.Registry
+
+	// Observer, when set, is told of every applied command and restored
+	// snapshot (the audit trail). It is called on the apply goroutine:
+	// it must be quick and must not call back into the Node.
+	Observer Observer
+}
+
+// Observer sees the replicated log as it applies.
+type Observer interface {
+	// Applied is called after the command of the entry at index applied
+	// with result r at the log's time at (Unix ms).
+	Applied(index uint64, c fsm.Command, r fsm.Result, at int64)
+	// Restored is called after a snapshot at index replaced the state.
+	Restored(index uint64)
+	// Flush is called before a snapshot is taken; the snapshot is not
+	// taken if it fails.
+	Flush() error
 }
 
 // Validate fills in defaults and refuses missing or unusable values with an

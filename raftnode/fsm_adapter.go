@@ -17,6 +17,7 @@ import (
 // restore so that waiters never poll.
 type fsmAdapter struct {
 	f      *fsm.FSM
+	obs    Observer // nil: none
 	seen   atomic.Uint64
 	notify notifier
 }
@@ -60,12 +61,21 @@ func (a *fsmAdapter) apply(l *raft.Log) any {
 	// cmd is nil for an ignorable type unknown to this build (or a read
 	// marker): fsm.Apply then only advances its applied index, which keeps
 	// that index equal on every replica whichever build it runs.
-	return a.f.Apply(l.Index, cmd)
+	r := a.f.Apply(l.Index, cmd)
+	if a.obs != nil && cmd != nil {
+		a.obs.Applied(l.Index, cmd, r, a.f.LastTime())
+	}
+	return r
 }
 
 // Snapshot captures the FSM's immutable view; it is cheap and takes no lock
 // that Persist would hold.
 func (a *fsmAdapter) Snapshot() (raft.FSMSnapshot, error) {
+	if a.obs != nil {
+		if err := a.obs.Flush(); err != nil {
+			return nil, fmt.Errorf("raftnode: before snapshot: %w", err)
+		}
+	}
 	return &fsmSnapshot{view: a.f.Snapshot()}, nil
 }
 
@@ -75,8 +85,12 @@ func (a *fsmAdapter) Restore(rc io.ReadCloser) error {
 	if err := a.f.Restore(rc); err != nil {
 		return fmt.Errorf("raftnode: restore snapshot: %w", err)
 	}
-	if idx := a.f.AppliedIndex(); idx > a.seen.Load() {
+	idx := a.f.AppliedIndex()
+	if idx > a.seen.Load() {
 		a.seen.Store(idx)
+	}
+	if a.obs != nil {
+		a.obs.Restored(idx)
 	}
 	a.notify.broadcast()
 	return nil

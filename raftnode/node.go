@@ -77,7 +77,7 @@ func Open(cfg Config, f *fsm.FSM) (*Node, error) {
 		cfg:     cfg,
 		log:     cfg.Logger.With("node", cfg.NodeID),
 		fsm:     f,
-		adapter: &fsmAdapter{f: f},
+		adapter: &fsmAdapter{f: f, obs: cfg.Observer},
 		termSem: make(chan struct{}, 1),
 		closed:  make(chan struct{}),
 		m:       newNodeMetrics(cfg.Metrics),

@@ -7,10 +7,12 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tokend/tokend/audit"
 	"github.com/tokend/tokend/raftnode"
 )
 
@@ -76,6 +78,14 @@ type Config struct {
 	LogLevel  slog.Level // --log-level
 	LogFormat string     // --log-format: text or json
 
+	// Audit trail (package audit).
+	Audit         bool     // --audit (xpack.security.audit.enabled)
+	AuditFile     string   // --audit-file: default <data-dir>/../logs/<cluster>_audit.json
+	AuditInclude  []string // --audit-include (xpack.security.audit.logfile.events.include)
+	AuditExclude  []string // --audit-exclude (xpack.security.audit.logfile.events.exclude)
+	AuditMaxSize  int64    // --audit-max-size: bytes per file before rotation
+	AuditMaxFiles int      // --audit-max-files: files kept
+
 	PprofAddr string // --pprof-addr: loopback address for Go's runtime profiles; "" serves none
 }
 
@@ -99,6 +109,9 @@ func Default() Config {
 
 		LogLevel:  slog.LevelInfo,
 		LogFormat: "text",
+
+		AuditMaxSize:  audit.DefaultMaxSize,
+		AuditMaxFiles: audit.DefaultMaxFiles,
 	}
 }
 
@@ -114,6 +127,7 @@ func (c *Config) Validate() error {
 		c.validateLimits,
 		c.validateNodeSecret,
 		c.validateEnrollment,
+		c.validateAudit,
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -365,4 +379,31 @@ func containsString(list []string, want ...string) bool {
 		}
 	}
 	return false
+}
+
+// validateAudit derives the audit file's path and checks the rotation
+// bounds.
+func (c *Config) validateAudit() error {
+	if c.AuditMaxSize < 1024 {
+		return fmt.Errorf("--audit-max-size %d: must be at least 1024 bytes", c.AuditMaxSize)
+	}
+	if c.AuditMaxFiles < 1 {
+		return fmt.Errorf("--audit-max-files %d: must be at least 1", c.AuditMaxFiles)
+	}
+	if c.AuditFile == "" {
+		c.AuditFile = defaultAuditFile(c.DataDir, c.ClusterName)
+	}
+	return nil
+}
+
+// defaultAuditFile is <data-dir>/../logs/<cluster>_audit.json, or beside
+// the data directory when it has no parent ("/", ".").
+func defaultAuditFile(dataDir, cluster string) string {
+	name := cluster + "_audit.json"
+	dir := filepath.Clean(dataDir)
+	parent := filepath.Dir(dir)
+	if parent == dir {
+		return filepath.Join(dir, name)
+	}
+	return filepath.Join(parent, "logs", name)
 }

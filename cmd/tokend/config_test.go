@@ -51,6 +51,7 @@ func TestLoad_NoSettingsGivesSpecDefaults(t *testing.T) {
 		DataDir: "./data", ClusterName: "tokend", TokenTimeout: 20 * time.Minute,
 		RequestTimeout: 10 * time.Second, LogLevel: slog.LevelInfo, LogFormat: "text",
 		SnapshotThreshold: 8192, SnapshotInterval: 30 * time.Second, TrailingLogs: 10240,
+		AuditFile: "logs/tokend_audit.json", AuditMaxSize: 64 << 20, AuditMaxFiles: 8,
 	}
 	if host == "" {
 		want.NodeID = want.AdvertiseRaft

@@ -22,6 +22,10 @@ var esKeys = map[string]string{
 	"path.data":                          "data-dir",
 	"xpack.security.authc.token.timeout": "token-timeout",
 
+	"xpack.security.audit.enabled":                "audit",
+	"xpack.security.audit.logfile.events.include": "audit-include",
+	"xpack.security.audit.logfile.events.exclude": "audit-exclude",
+
 	"xpack.security.http.ssl.certificate":             "tls-cert",
 	"xpack.security.http.ssl.key":                     "tls-key",
 	"xpack.security.http.ssl.certificate_authorities": "tls-client-ca",
@@ -115,6 +119,12 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.StringVar(&c.NodeCert, "node-cert", c.NodeCert, "PEM certificate `file` this node presents to other nodes (default --tls-cert); reloaded on SIGHUP or change")
 	fs.StringVar(&c.NodeKey, "node-key", c.NodeKey, "PEM private key `file` of --node-cert (default --tls-key)")
 	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "allow plain http on a non-loopback --http-addr, and plain Raft on a non-loopback --raft-addr")
+	fs.BoolVar(&c.Audit, "audit", c.Audit, "write the audit trail (xpack.security.audit.enabled)")
+	fs.StringVar(&c.AuditFile, "audit-file", c.AuditFile, "audit trail `file` (default <data-dir>/../logs/<cluster-name>_audit.json)")
+	fs.Var((*listValue)(&c.AuditInclude), "audit-include", "comma-separated audit event `actions` to write (default: all but access_granted and authentication_success; _all: every one)")
+	fs.Var((*listValue)(&c.AuditExclude), "audit-exclude", "comma-separated audit event `actions` not to write")
+	fs.Int64Var(&c.AuditMaxSize, "audit-max-size", c.AuditMaxSize, "`bytes` of an audit file before it is rotated")
+	fs.IntVar(&c.AuditMaxFiles, "audit-max-files", c.AuditMaxFiles, "audit `files` kept, the current one included")
 	fs.TextVar(&c.LogLevel, "log-level", c.LogLevel, "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log `format`: text or json")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "loopback `address` serving Go's runtime profiles at /debug/pprof/ (default: none)")
@@ -195,7 +205,8 @@ func readConfigFile(path string, fs *flag.FlagSet) (map[string]fileSetting, erro
 		if prev, dup := out[name]; dup {
 			return nil, fmt.Errorf("--config %s: keys %q and %q both set --%s", path, prev.key, key, name)
 		}
-		value, err := yamlScalar(flat[key], name == "join")
+		_, list := fs.Lookup(name).Value.(*listValue)
+		value, err := yamlScalar(flat[key], list)
 		if err != nil {
 			return nil, fmt.Errorf("--config %s: key %q: %w", path, key, err)
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tokend/tokend/api"
 	"github.com/tokend/tokend/api/metrics"
+	"github.com/tokend/tokend/audit"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
 	"github.com/tokend/tokend/raftnode/peerauth"
@@ -86,6 +87,8 @@ type daemon struct {
 	stopCertWatch func()   // stops the certificate reloader; nil without TLS
 
 	pprof *http.Server // runtime profiles (--pprof-addr); nil when not served
+
+	trail *audit.Trail // the audit trail (--audit); nil when not written
 }
 
 // startDaemon performs the start-up steps in order: state machine, Raft
@@ -101,16 +104,21 @@ func startDaemon(cfg Config, log *slog.Logger) (*daemon, error) {
 	}
 	state := fsm.New()
 	reg := metrics.NewRegistry() // this node's metrics: Raft node and API
-	node, err := openNode(cfg, log, state, reg, d.raftTLS(), d.cred)
+	if cfg.Audit {
+		if d.trail, err = openTrail(cfg); err != nil {
+			return nil, err
+		}
+	}
+	node, err := openNode(cfg, log, state, reg, d.raftTLS(), d.cred, d.observer())
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, d.closeTrail())
 	}
 	d.node = node
 	if err := d.requireCredential(); err != nil {
-		return nil, errors.Join(err, node.Shutdown())
+		return nil, errors.Join(err, node.Shutdown(), d.closeTrail())
 	}
-	if d.api, err = newAPI(cfg, log, node, state, reg, d.tls, d.cred); err != nil {
-		return nil, errors.Join(err, node.Shutdown())
+	if d.api, err = newAPI(cfg, log, node, state, reg, d.tls, d.cred, d.trail); err != nil {
+		return nil, errors.Join(err, node.Shutdown(), d.closeTrail())
 	}
 	if err := d.listen(); err != nil {
 		return nil, errors.Join(err, node.Shutdown())
@@ -125,10 +133,11 @@ func startDaemon(cfg Config, log *slog.Logger) (*daemon, error) {
 
 // openNode opens the Raft node over the data directory, with its metrics on
 // reg and mutual TLS between nodes when raftTLS is set, else connections
-// authenticated with cred. Raft's library metrics are hooked up first, so
-// that nothing it emits at start-up is lost.
+// authenticated with cred; obs, when set, sees every applied entry (the
+// audit trail). Raft's library metrics are hooked up first, so that nothing
+// it emits at start-up is lost.
 func openNode(cfg Config, log *slog.Logger, state *fsm.FSM, reg *metrics.Registry, raftTLS *tls.Config,
-	cred *peerauth.Credential) (*raftnode.Node, error) {
+	cred *peerauth.Credential, obs raftnode.Observer) (*raftnode.Node, error) {
 	raftnode.LibraryMetrics()
 	rc := raftnode.Config{
 		NodeID:        cfg.NodeID,
@@ -144,6 +153,7 @@ func openNode(cfg Config, log *slog.Logger, state *fsm.FSM, reg *metrics.Registr
 		SnapshotInterval:  cfg.SnapshotInterval,
 		TrailingLogs:      cfg.TrailingLogs,
 		Metrics:           reg,
+		Observer:          obs,
 	}
 	if err := rc.Validate(); err != nil {
 		return nil, fmt.Errorf("raft configuration: %w", err)
@@ -160,9 +170,10 @@ func openNode(cfg Config, log *slog.Logger, state *fsm.FSM, reg *metrics.Registr
 // check, not tokend's own. It serves reg and Raft's library metrics.
 // With TLS, it calls other nodes over https and, with a cluster CA,
 // requires node-to-node calls to present a certificate that CA signed.
-// cred is the node credential the API hands to joining nodes.
+// cred is the node credential the API hands to joining nodes; trail, when
+// set, receives the request events of the audit trail.
 func newAPI(cfg Config, log *slog.Logger, node *raftnode.Node, state *fsm.FSM, reg *metrics.Registry, t *nodeTLS,
-	cred *peerauth.Credential) (*api.Server, error) {
+	cred *peerauth.Credential, trail *audit.Trail) (*api.Server, error) {
 	ac := api.Config{
 		NodeID:                  cfg.NodeID,
 		HTTPAdvertise:           cfg.AdvertiseHTTP,
@@ -178,6 +189,7 @@ func newAPI(cfg Config, log *slog.Logger, node *raftnode.Node, state *fsm.FSM, r
 		Metrics:                 reg,
 		ProcessMetrics:          raftnode.LibraryMetrics(),
 		Build:                   buildInfo(),
+		Audit:                   trail,
 	}
 	if t != nil {
 		ac.PeerTLS, ac.ClusterCA = t.peer, t.clusterCA
@@ -296,6 +308,9 @@ func (d *daemon) shutdown(stopHousekeeping context.CancelFunc, hkDone <-chan str
 	<-hkDone
 	if err := d.node.Shutdown(); err != nil {
 		errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
+	}
+	if err := d.closeTrail(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) == 0 {
 		d.log.Info("stopped cleanly")

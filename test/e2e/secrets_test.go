@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -140,7 +142,8 @@ func (w *leakWorkload) run(nodes int) (metrics, snapshot []byte) {
 // random bytes).
 func TestNoPlaintextSecretsInDataDirOrLogs(t *testing.T) {
 	t.Parallel() // its wait for the refresh window overlaps the other leak test's
-	nodes := startCluster(t, 3, "--raft-snapshot-threshold", "8", "--raft-snapshot-interval", "1s", "--log-level", "debug")
+	nodes := startCluster(t, 3, "--raft-snapshot-threshold", "8", "--raft-snapshot-interval", "1s", "--log-level", "debug",
+		"--audit", "--audit-include", "_all")
 	w := &leakWorkload{t: t, call: func(i int, method, path, body string, h http.Header) testkit.Response {
 		return do(t, nodes[i], method, path, body, h)
 	}}
@@ -174,6 +177,15 @@ func TestNoPlaintextSecretsInDataDirOrLogs(t *testing.T) {
 			t.Fatalf("%s logged nothing at debug level: the scan of its log proves less than it claims", p.id)
 		}
 		assertNoNeedle(t, p.id+" output", []byte(p.out.String()), needles)
+	}
+	digests := digestNeedles(w.secrets)
+	for _, p := range nodes {
+		data, err := os.ReadFile(auditFile(p))
+		if err != nil || !bytes.Contains(data, []byte(`"token_refreshed"`)) {
+			t.Fatalf("%s audit file holds no refresh: the scan would prove nothing (%v)", p.id, err)
+		}
+		assertNoNeedle(t, p.id+" audit file", data, needles)
+		assertNoNeedle(t, p.id+" audit file", data, digests)
 	}
 	assertNoNeedle(t, "an error answer", w.answers.Bytes(), needles)
 	assertNoNeedle(t, "the metrics", metrics, needles)
@@ -232,6 +244,18 @@ func needlesFor(t *testing.T, secrets []string) map[string][]byte {
 				out[fmt.Sprintf("secret %d (raw bytes)", i)] = raw
 			}
 		}
+	}
+	return out
+}
+
+// digestNeedles returns the SHA-256 digest of each secret, raw and in hex:
+// the form tokens are stored in, which the audit trail must not show.
+func digestNeedles(secrets []string) map[string][]byte {
+	out := map[string][]byte{}
+	for i, s := range secrets {
+		d := sha256.Sum256([]byte(s))
+		out[fmt.Sprintf("secret %d (digest)", i)] = d[:]
+		out[fmt.Sprintf("secret %d (hex digest)", i)] = []byte(hex.EncodeToString(d[:]))
 	}
 	return out
 }
