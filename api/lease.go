@@ -88,6 +88,10 @@ type readLease struct {
 	// lastLeader is the other node this node last saw leading, and in
 	// which term: the previous leader, once this node leads (keepLease).
 	lastLeader atomic.Pointer[seenLeader]
+	// used records that a read relied on the lease since keepLease last
+	// renewed it: an idle leader does not renew its short lease (each
+	// renewal may commit a marker entry, see raftnode's verifyLeader).
+	used atomic.Bool
 	// fence is the highest revocation index a leader told this node of
 	// (wait_applied with fence): no read is answered before it is applied.
 	fence atomic.Uint64
@@ -198,6 +202,9 @@ func (s *Server) renewLease(ctx context.Context) error {
 			return err
 		}
 	}
+	if !s.lease.used.Load() {
+		s.lease.used.Store(true)
+	}
 	fence := s.lease.fence.Load()
 	if fence <= s.state.AppliedIndex() {
 		return nil
@@ -212,8 +219,8 @@ func (s *Server) renewLease(ctx context.Context) error {
 }
 
 // keepLease renews this node's read lease while a leader is known, until
-// ctx ends: every leaderLeaseRenewEvery on the leader, every
-// leaseRenewEvery elsewhere. Failures are left to the next round and to
+// ctx ends: every leaderLeaseRenewEvery on the leader while reads use it,
+// every leaseRenewEvery elsewhere. Failures are left to the next round and to
 // checkFresh, which refuses reads once the lease has run out. On the leader
 // it also tells the ledger the term and the previous leader, so that a new
 // leader's take-over time starts within a round; elsewhere it notes the
@@ -233,6 +240,9 @@ func (s *Server) keepLease(ctx context.Context) {
 			continue
 		case st.LeaderID == s.cfg.NodeID:
 			s.grants.Lead(st.Term, s.lease.previousLeader(st.Term))
+			if !s.lease.used.Swap(false) {
+				continue // idle: the next read renews it on demand
+			}
 		default:
 			s.lease.sawLeader(st.LeaderID, st.Term)
 			if s.lease.age(time.Now()) < leaseRenewEvery {
