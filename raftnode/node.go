@@ -15,7 +15,6 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/tokend/tokend/fsm"
-	"go.etcd.io/bbolt"
 )
 
 const (
@@ -102,12 +101,9 @@ func (n *Node) openStores() error {
 	if err := os.MkdirAll(n.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("raftnode: data dir: %w", err)
 	}
-	store, err := raftboltdb.New(raftboltdb.Options{
-		Path:        filepath.Join(n.cfg.DataDir, "raft.db"),
-		BoltOptions: &bbolt.Options{Timeout: boltOpenTimeout},
-	})
+	store, err := openBoltChecked(filepath.Join(n.cfg.DataDir, "raft.db"))
 	if err != nil {
-		return fmt.Errorf("raftnode: open raft.db: %w", err)
+		return err
 	}
 	n.store = store
 	n.logs, err = raft.NewLogCache(logCacheSize, store)
@@ -124,7 +120,7 @@ func (n *Node) openSnapshots() error {
 		return fmt.Errorf("raftnode: snapshot store: %w", err)
 	}
 	n.snaps = snaps
-	return nil
+	return checkSnapshots(snaps, n.logs, filepath.Join(n.cfg.DataDir, "snapshots"))
 }
 
 // openTransport listens on RaftBind and advertises RaftAdvertise as written

@@ -36,6 +36,9 @@ func (d *daemon) formCluster(ctx context.Context, e env) error {
 				"--join only names members to tell if this node's address changed", "data_dir", cfg.DataDir)
 		}
 		d.log.Info("restarting as an existing member", "data_dir", cfg.DataDir)
+		if err := d.recordMembership(ctx, 0); err != nil {
+			return err
+		}
 		d.noteMoved()
 		if d.soleVoter() {
 			return d.finishBootstrap(ctx, e)
@@ -131,6 +134,9 @@ func (d *daemon) bootstrap(ctx context.Context, e env) error {
 				"whoever reads that traffic can take part in Raft; use --tls-cert and --cluster-ca there")
 		}
 	}
+	if err := d.recordMembership(initCtx, markerWait); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
 	d.log.Info("bootstrapped a new cluster", "cluster", d.cfg.ClusterName)
 	return nil
 }
@@ -151,6 +157,9 @@ func (d *daemon) join(ctx context.Context, e env, urls []string) error {
 	}
 	if err := d.adoptCredential(answer); err != nil {
 		return fmt.Errorf("join %s: %w", strings.Join(urls, ","), err)
+	}
+	if err := d.recordMembership(ctx, markerWait); err != nil {
+		return fmt.Errorf("joined, but: %w", err)
 	}
 	d.log.Info("joined cluster")
 	return nil
