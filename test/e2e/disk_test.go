@@ -15,10 +15,11 @@ import (
 	"github.com/tokend/tokend/test/testkit"
 )
 
-// seedNode runs a single bootstrapped node with flags, issues count tokens
-// and stops it cleanly. It returns the node (its data dir is the seed) and
-// the tokens.
-func seedNode(t *testing.T, count int, flags ...string) (*proc, []string) {
+// seedNode runs a single bootstrapped node with flags, issues tokens until
+// it has issued count of them and enough reports true (at most 400), and
+// stops it cleanly. It returns the node (its data dir is the seed) and the
+// tokens.
+func seedNode(t *testing.T, count int, enough func(*proc) bool, flags ...string) (*proc, []string) {
 	t.Helper()
 	p := newProc(t, "node1", append([]string{"--bootstrap"}, flags...)...)
 	p.start()
@@ -30,7 +31,10 @@ func seedNode(t *testing.T, count int, flags ...string) (*proc, []string) {
 		return nil
 	})
 	var tokens []string
-	for i := range count {
+	for i := 0; i < count || !enough(p); i++ {
+		if i == 400 {
+			t.Fatalf("the seed node is not ready after %d tokens", i)
+		}
 		r := do(t, p, "POST", "/_security/oauth2/token", passwordBody("elastic", superPassword), nil)
 		if r.Status != 200 {
 			t.Fatalf("grant %d: %d %s", i, r.Status, r.Body)
@@ -143,7 +147,7 @@ func damageRaftDB(t *testing.T, change func(b []byte) []byte) func(string) {
 const boltPage = 4096
 
 func TestDamagedRaftFiles_TheNodeRefusesToStartAndSaysWhy(t *testing.T) {
-	seed, _ := seedNode(t, 30)
+	seed, _ := seedNode(t, 30, func(*proc) bool { return true })
 	rng := rand.New(rand.NewSource(15))
 	cases := []struct {
 		name   string
@@ -199,7 +203,8 @@ func snapshotDirs(t *testing.T, dataDir string) []string {
 // keeps trailing log entries, until it holds two snapshots.
 func seedWithSnapshots(t *testing.T, trailing string) (*proc, []string) {
 	t.Helper()
-	seed, tokens := seedNode(t, 40, "--raft-snapshot-threshold", "4", "--raft-snapshot-interval", "50ms",
+	twoSnapshots := func(p *proc) bool { return len(snapshotDirs(t, p.dataDir)) >= 2 }
+	seed, tokens := seedNode(t, 20, twoSnapshots, "--raft-snapshot-threshold", "4", "--raft-snapshot-interval", "50ms",
 		"--raft-trailing-logs", trailing)
 	if n := len(snapshotDirs(t, seed.dataDir)); n < 2 {
 		t.Fatalf("the seed holds %d snapshots, want 2", n)
