@@ -37,6 +37,7 @@ type Node struct {
 	adapter *fsmAdapter
 
 	store *raftboltdb.BoltStore
+	disk  *diskStore // store, watching its writes (DiskError)
 	logs  raft.LogStore
 	snaps raft.SnapshotStore
 	trans *raft.NetworkTransport
@@ -106,7 +107,8 @@ func (n *Node) openStores() error {
 		return err
 	}
 	n.store = store
-	n.logs, err = raft.NewLogCache(logCacheSize, store)
+	n.disk = &diskStore{BoltStore: store, path: filepath.Join(n.cfg.DataDir, "raft.db"), log: n.log}
+	n.logs, err = raft.NewLogCache(logCacheSize, n.disk)
 	if err != nil {
 		return fmt.Errorf("raftnode: log cache: %w", err)
 	}
@@ -150,7 +152,7 @@ func (n *Node) newRaft() error {
 		return fmt.Errorf("raftnode: inspect state: %w", err)
 	}
 	n.hasState = has
-	r, err := raft.NewRaft(n.cfg.raftConfig(n.hlog), n.adapter, n.logs, n.store, n.snaps, n.trans)
+	r, err := raft.NewRaft(n.cfg.raftConfig(n.hlog), n.adapter, n.logs, n.disk, n.snaps, n.trans)
 	if err != nil {
 		return fmt.Errorf("raftnode: start raft: %w", err)
 	}

@@ -53,7 +53,15 @@ func renderNodes(w io.Writer, raw []byte) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.RaftAddr, orDash(n.HTTPAddr), n.State,
 			lastContact(n.State, n.LastContactMillis), applied, yesNo(n.Reachable), buildCell(n.Build))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range cn.Nodes {
+		if n.DiskError != "" {
+			fmt.Fprintf(w, "DISK: node %s: %s\n", n.ID, n.DiskError)
+		}
+	}
+	return nil
 }
 
 // buildCell renders a member's build as version@revision (12 digits), "-"
