@@ -36,14 +36,13 @@ func (d *daemon) formCluster(ctx context.Context, e env) error {
 				"--join only names members to tell if this node's address changed", "data_dir", cfg.DataDir)
 		}
 		d.log.Info("restarting as an existing member", "data_dir", cfg.DataDir)
-		if err := d.recordMembership(ctx, 0); err != nil {
-			return err
-		}
 		d.noteMoved()
 		if d.soleVoter() {
-			return d.finishBootstrap(ctx, e)
+			if err := d.finishBootstrap(ctx, e); err != nil {
+				return err
+			}
 		}
-		return nil
+		return d.recordMembership(ctx, 0)
 	case cfg.BootstrapExpect > 0:
 		return d.bootstrapExpect(ctx, e)
 	case len(cfg.Join) > 0:

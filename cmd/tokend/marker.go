@@ -132,15 +132,31 @@ func (d *daemon) checkOpenedState() error {
 // joining node learns it when it has applied the log). A marker already
 // complete is left alone.
 func (d *daemon) recordMembership(ctx context.Context, wait time.Duration) error {
-	if m, err := readMarker(d.cfg.DataDir); err != nil || (m != nil && m.ClusterUUID != "") {
+	m, err := readMarker(d.cfg.DataDir)
+	if err != nil {
 		return err
 	}
+	if m != nil && m.ClusterUUID != "" {
+		return d.sameCluster(m)
+	}
 	uuid := d.awaitClusterUUID(ctx, wait)
-	if uuid == "" {
+	if uuid == "" && wait > 0 {
 		d.log.Warn("the cluster UUID is not known yet; the membership marker is written without it and completed at a later start",
 			"file", filepath.Join(d.cfg.DataDir, markerFile))
 	}
 	return writeMarker(d.cfg.DataDir, marker{ClusterUUID: uuid, NodeID: d.cfg.NodeID})
+}
+
+// sameCluster refuses a data dir whose Raft state belongs to another
+// cluster than its marker says (Raft files copied in from elsewhere), as far
+// as the state knows its cluster UUID yet.
+func (d *daemon) sameCluster(m *marker) error {
+	if uuid := d.state.ClusterUUID(); uuid != "" && uuid != m.ClusterUUID {
+		return fmt.Errorf("the Raft state in %s belongs to cluster %q but %s says this data dir belongs to cluster %q: "+
+			"refusing to run with another cluster's files; %s", d.cfg.DataDir, uuid, filepath.Join(d.cfg.DataDir, markerFile),
+			m.ClusterUUID, recoveryAdvice(d.cfg.DataDir, d.cfg.NodeID))
+	}
+	return nil
 }
 
 // awaitClusterUUID polls the state for the cluster UUID until it is known,

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,12 +102,17 @@ func restartCopy(t *testing.T, seed *proc, damage func(dir string)) *proc {
 }
 
 // wantRefusal waits for p to exit non-zero with a one-line reason that
-// names each of parts, and no Go panic or stack trace.
-func wantRefusal(t *testing.T, p *proc, parts ...string) {
+// names each of parts, and no Go panic or stack trace. It must not serve
+// meanwhile, except for a refusal that needs the replayed state to tell
+// (a marker from another cluster: allowServing).
+func wantRefusal(t *testing.T, p *proc, allowServing bool, parts ...string) {
 	t.Helper()
 	testkit.Eventually(t, 30*time.Second, p.id+" exits", func() error {
 		if p.exited() {
 			return nil
+		}
+		if allowServing {
+			return io.ErrNoProgress
 		}
 		if r, err := testkit.TryDo(p.URL(), "GET", "/_tokend/readyz", "", nil); err == nil && r.Status == 200 {
 			t.Fatalf("%s started and serves over its damaged data dir:\n%s", p.id, p.out.String())
@@ -153,30 +159,37 @@ func TestDamagedRaftFiles_TheNodeRefusesToStartAndSaysWhy(t *testing.T) {
 		name   string
 		damage func(dir string)
 		names  []string
+		late   bool // refused once the state is replayed
 	}{
 		{"raft.db deleted, marker kept", func(dir string) {
 			if err := os.Remove(filepath.Join(dir, "raft.db")); err != nil {
 				t.Fatal(err)
 			}
-		}, []string{"raft.db is missing", "tokend-member.json"}},
+		}, []string{"raft.db is missing", "tokend-member.json"}, false},
 		{"both bbolt meta pages zeroed", damageRaftDB(t, func(b []byte) []byte {
 			clear(b[:2*boltPage])
 			return b
-		}), []string{"raft.db"}},
-		{"truncated to 4 KiB", damageRaftDB(t, func(b []byte) []byte { return b[:boltPage] }), []string{"raft.db"}},
+		}), []string{"raft.db"}, false},
+		{"truncated to 4 KiB", damageRaftDB(t, func(b []byte) []byte { return b[:boltPage] }), []string{"raft.db"}, false},
 		{"data pages overwritten with random bytes", damageRaftDB(t, func(b []byte) []byte {
 			rng.Read(b[2*boltPage:])
 			return b
-		}), []string{"raft.db"}},
+		}), []string{"raft.db"}, false},
 		{"marker does not parse", func(dir string) {
 			if err := os.WriteFile(filepath.Join(dir, "tokend-member.json"), []byte("{garbage"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-		}, []string{"tokend-member.json is damaged"}},
+		}, []string{"tokend-member.json is damaged"}, false},
+		{"marker from another cluster", func(dir string) {
+			other := `{"version":1,"cluster_uuid":"another-cluster-uuid00","node_id":"node1"}`
+			if err := os.WriteFile(filepath.Join(dir, "tokend-member.json"), []byte(other), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{`"another-cluster-uuid00"`, "tokend-member.json"}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			wantRefusal(t, restartCopy(t, seed, c.damage), c.names...)
+			wantRefusal(t, restartCopy(t, seed, c.damage), c.late, c.names...)
 		})
 	}
 }
@@ -194,9 +207,19 @@ func snapshotDirs(t *testing.T, dataDir string) []string {
 			dirs = append(dirs, filepath.Join(dataDir, "snapshots", e.Name()))
 		}
 	}
-	slices.Sort(dirs)
-	slices.Reverse(dirs)
+	slices.SortFunc(dirs, func(a, b string) int { return slices.Compare(snapshotOrder(b), snapshotOrder(a)) })
 	return dirs
+}
+
+// snapshotOrder is a snapshot directory's term, index and time, the parts
+// of its name ("term-index-millis"), as numbers.
+func snapshotOrder(dir string) []int {
+	var order []int
+	for _, part := range strings.Split(filepath.Base(dir), "-") {
+		n, _ := strconv.Atoi(part)
+		order = append(order, n)
+	}
+	return order
 }
 
 // seedWithSnapshots seeds a node that snapshots every few entries and
@@ -233,14 +256,14 @@ func corruptNewestSnapshot(t *testing.T) func(string) {
 func TestDamagedNewestSnapshot_RefusedWhenTheLogNoLongerBridgesToTheOlderOne(t *testing.T) {
 	seed, _ := seedWithSnapshots(t, "1")
 	t.Run("corrupt", func(t *testing.T) {
-		wantRefusal(t, restartCopy(t, seed, corruptNewestSnapshot(t)), "snapshots", "is damaged")
+		wantRefusal(t, restartCopy(t, seed, corruptNewestSnapshot(t)), false, "snapshots", "is damaged")
 	})
 	t.Run("truncated", func(t *testing.T) {
 		wantRefusal(t, restartCopy(t, seed, func(dir string) {
 			if err := os.Truncate(filepath.Join(snapshotDirs(t, dir)[0], "state.bin"), 10); err != nil {
 				t.Fatal(err)
 			}
-		}), "snapshots", "is damaged")
+		}), false, "snapshots", "is damaged")
 	})
 }
 
