@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -18,63 +19,116 @@ import (
 // from it. The error names the file.
 var ErrDamaged = errors.New("raftnode: damaged file")
 
-// openBoltChecked opens raft.db and reads every page it can reach (each
-// bucket, key and value), so that damage is found now, as an error naming
-// the file, and not later as a Go panic in one of Raft's goroutines. bbolt
-// panics, or faults on a garbage page, instead of returning errors: both
-// are turned into ErrDamaged here, in the goroutine that opens the store.
+// openBoltChecked opens raft.db after checkBolt found it sound. bbolt
+// panics, or faults on a garbage page, instead of returning errors; both
+// are turned into ErrDamaged, in the goroutine that opens the store, so
+// that damage is reported as an error naming the file and not as a Go
+// trace. The store is opened for writing only after the read-only check:
+// bbolt's first write transaction trusts the page headers, and garbage
+// there can make it loop for a very long time.
 func openBoltChecked(path string) (store *raftboltdb.BoltStore, err error) {
+	if err := checkBolt(path); err != nil {
+		return nil, err
+	}
+	var file *os.File
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			if store != nil {
-				_ = store.Close()
-			}
-			store, err = nil, fmt.Errorf("%w: %s is damaged (%v)", ErrDamaged, path, r)
+	defer recoverDamage(path, &file, func() {
+		if store != nil {
+			_ = store.Close()
 		}
-	}()
-	opts := &bbolt.Options{Timeout: boltOpenTimeout}
+		store = nil
+	}, &err)
+	opts := &bbolt.Options{Timeout: boltOpenTimeout, OpenFile: keepFile(&file)}
 	store, err = raftboltdb.New(raftboltdb.Options{Path: path, BoltOptions: opts})
 	if err != nil {
-		if errors.Is(err, bbolt.ErrTimeout) {
-			return nil, fmt.Errorf("%s is locked by another process (is another tokend using this data dir?): %w", path, err)
-		}
-		return nil, fmt.Errorf("%w: %s cannot be opened: %v", ErrDamaged, path, err)
-	}
-	if err := walkStore(store); err != nil {
-		_ = store.Close()
-		return nil, fmt.Errorf("%w: %s is damaged (%v)", ErrDamaged, path, err)
+		return nil, openError(path, err)
 	}
 	return store, nil
 }
 
-// walkStore reads every log entry and stable key through the store's own
-// API, which walks every branch and leaf page of both buckets.
-func walkStore(s *raftboltdb.BoltStore) error {
-	first, err := s.FirstIndex()
-	if err != nil {
-		return err
+// checkBolt opens an existing raft.db read-only and reads every page it
+// can reach: each page header (an overflow beyond the file is damage),
+// then every bucket, key and value.
+func checkBolt(path string) (err error) {
+	if _, statErr := os.Stat(path); errors.Is(statErr, fs.ErrNotExist) {
+		return nil
 	}
-	last, err := s.LastIndex()
-	if err != nil {
-		return err
-	}
-	var l raft.Log
-	for i := first; i != 0 && i <= last; i++ {
-		if err := s.GetLog(i, &l); err != nil {
-			return fmt.Errorf("log entry %d of %d..%d: %w", i, first, last, err)
+	var file *os.File
+	var db *bbolt.DB
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer recoverDamage(path, &file, func() {
+		if db != nil {
+			_ = db.Close()
 		}
+	}, &err)
+	opts := &bbolt.Options{Timeout: boltOpenTimeout, ReadOnly: true, OpenFile: keepFile(&file)}
+	db, err = bbolt.Open(path, 0o600, opts)
+	if err != nil {
+		return openError(path, err)
 	}
-	for _, k := range stableKeys {
-		if _, err := s.Get(k); err != nil && !errors.Is(err, raftboltdb.ErrKeyNotFound) {
-			return fmt.Errorf("stable key %s: %w", k, err)
-		}
+	if err := db.View(walkPages); err != nil {
+		_ = db.Close()
+		return fmt.Errorf("%w: %s is damaged (%v)", ErrDamaged, path, err)
 	}
-	return nil
+	return db.Close()
 }
 
-// stableKeys are the keys hashicorp/raft keeps in the stable store.
-var stableKeys = [][]byte{[]byte("CurrentTerm"), []byte("LastVoteTerm"), []byte("LastVoteCand")}
+// walkPages checks each page header's overflow against the file's page
+// count, then reads every key and value of every bucket.
+func walkPages(tx *bbolt.Tx) error {
+	pages := int(tx.Size() / int64(tx.DB().Info().PageSize))
+	for id := 0; id < pages; id++ {
+		info, err := tx.Page(id)
+		if err != nil {
+			return err
+		}
+		if info == nil {
+			break
+		}
+		if info.OverflowCount < 0 || id+info.OverflowCount >= pages {
+			return fmt.Errorf("page %d overflows past the end of the file (%d pages)", id, pages)
+		}
+	}
+	return tx.ForEach(func(_ []byte, b *bbolt.Bucket) error {
+		return b.ForEach(func(_, _ []byte) error { return nil })
+	})
+}
+
+// keepFile is a bbolt OpenFile that keeps the file it opens in *f.
+func keepFile(f **os.File) func(string, int, os.FileMode) (*os.File, error) {
+	return func(name string, flag int, mode os.FileMode) (*os.File, error) {
+		file, err := os.OpenFile(name, flag, mode)
+		*f = file
+		return file, err
+	}
+}
+
+// recoverDamage, deferred, turns a bbolt panic or fault into ErrDamaged in
+// *err. After a panic bbolt may not close cleanly (or, inside Open, leave
+// no handle to close), so after cleanup the file bbolt opened is unlocked
+// and closed; bbolt's memory map of it may stay until the process ends,
+// which a node that refuses to start soon does.
+func recoverDamage(path string, file **os.File, cleanup func(), err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	cleanup()
+	if *file != nil {
+		unlockFile(*file)
+		_ = (*file).Close() // perhaps again after cleanup: harmless
+	}
+	*err = fmt.Errorf("%w: %s is damaged (%v)", ErrDamaged, path, r)
+}
+
+// openError describes a failed bbolt open: another process holding the
+// lock, or a damaged file.
+func openError(path string, err error) error {
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return fmt.Errorf("%s is locked by another process (is another tokend using this data dir?): %w", path, err)
+	}
+	return fmt.Errorf("%w: %s cannot be opened: %v", ErrDamaged, path, err)
+}
 
 // checkSnapshots decides what a damaged snapshot means before Raft starts.
 // Raft restores the newest snapshot that opens (FileSnapshotStore checks
