@@ -50,8 +50,8 @@ func openBoltChecked(path string) (store *raftboltdb.BoltStore, err error) {
 // can reach: each page header (an overflow beyond the file is damage),
 // then every bucket, key and value.
 func checkBolt(path string) (err error) {
-	if _, statErr := os.Stat(path); errors.Is(statErr, fs.ErrNotExist) {
-		return nil
+	if fi, statErr := os.Stat(path); errors.Is(statErr, fs.ErrNotExist) || (statErr == nil && fi.Size() == 0) {
+		return nil // new: bbolt initialises it
 	}
 	var file *os.File
 	var db *bbolt.DB
