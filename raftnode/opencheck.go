@@ -23,7 +23,7 @@ var ErrDamaged = errors.New("raftnode: damaged file")
 // panics, or faults on a garbage page, instead of returning errors; both
 // are turned into ErrDamaged, in the goroutine that opens the store, so
 // that damage is reported as an error naming the file and not as a Go
-// trace. The store is opened for writing only after the read-only check:
+// trace. The store is opened for writing only after that read-only check:
 // bbolt's first write transaction trusts the page headers, and garbage
 // there can make it loop for a very long time.
 func openBoltChecked(path string) (store *raftboltdb.BoltStore, err error) {
@@ -46,8 +46,8 @@ func openBoltChecked(path string) (store *raftboltdb.BoltStore, err error) {
 	return store, nil
 }
 
-// checkBolt opens an existing raft.db read-only and reads every page it
-// can reach: each page header (an overflow beyond the file is damage),
+// checkBolt opens an existing raft.db, reads it in read transactions only
+// and reads every page it can reach: each page header (an overflow beyond the file is damage),
 // then every bucket, key and value.
 func checkBolt(path string) (err error) {
 	if fi, statErr := os.Stat(path); errors.Is(statErr, fs.ErrNotExist) || (statErr == nil && fi.Size() == 0) {
@@ -61,7 +61,9 @@ func checkBolt(path string) (err error) {
 			_ = db.Close()
 		}
 	}, &err)
-	opts := &bbolt.Options{Timeout: boltOpenTimeout, ReadOnly: true, OpenFile: keepFile(&file)}
+	// Not bbolt's ReadOnly mode: it skips the freelist, which tx.Page needs.
+	// Opening writes nothing; only read transactions follow.
+	opts := &bbolt.Options{Timeout: boltOpenTimeout, OpenFile: keepFile(&file)}
 	db, err = bbolt.Open(path, 0o600, opts)
 	if err != nil {
 		return openError(path, err)

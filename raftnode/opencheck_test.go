@@ -36,6 +36,14 @@ func TestOpenBoltChecked_GarbagePagesAreAnErrorNamingTheFileNeverAPanic(t *testi
 	dir := t.TempDir()
 	path := filepath.Join(dir, "raft.db")
 	good := writeLog(t, path, 300)
+	s, err := openBoltChecked(path)
+	if err != nil {
+		t.Fatalf("the undamaged raft.db: %v", err)
+	}
+	if last, err := s.LastIndex(); err != nil || last != 300 {
+		t.Fatalf("the undamaged raft.db: last index %d, %v", last, err)
+	}
+	_ = s.Close()
 	const page = 4096
 	rng := rand.New(rand.NewSource(15))
 	damaged := 0
