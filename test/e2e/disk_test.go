@@ -274,3 +274,24 @@ func TestDamagedNewestSnapshot_FallsBackToTheOlderOneWhenTheLogBridgesTheGap(t *
 	wantAuth(t, []*proc{p}, tokens[len(tokens)-1], 200, "the newest token after falling back to the older snapshot")
 	wantAuth(t, []*proc{p}, tokens[0], 200, "the oldest token after falling back to the older snapshot")
 }
+
+func TestMarker_EveryMemberRecordsTheClusterItBelongsTo(t *testing.T) {
+	nodes := startCluster(t, 2)
+	uuid, _ := do(t, nodes[0], "GET", "/", "", testkit.Basic("elastic", superPassword)).JSON(t)["cluster_uuid"].(string)
+	if uuid == "" {
+		t.Fatal("no cluster_uuid in GET /")
+	}
+	for _, p := range nodes {
+		testkit.Eventually(t, 30*time.Second, p.id+"'s marker", func() error {
+			b, err := os.ReadFile(filepath.Join(p.dataDir, "tokend-member.json"))
+			if err != nil {
+				return err
+			}
+			want := fmt.Sprintf(`{"version":1,"cluster_uuid":%q,"node_id":%q}`, uuid, p.id)
+			if got := strings.TrimSpace(string(b)); got != want {
+				return fmt.Errorf("marker %s, want %s", got, want)
+			}
+			return nil
+		})
+	}
+}
