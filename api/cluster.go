@@ -236,6 +236,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	if s.watch.removed.Load() {
 		return errRemoved
 	}
+	if st := s.node.Stats(); st.DiskError != "" {
+		return &esError{status: http.StatusServiceUnavailable, typ: "status_exception",
+			reason: "not ready: " + diskReason(st.DiskError, st.DiskErrorSince), retry: true, quiet: true}
+	}
 	if id, _ := s.node.Leader(); id == "" {
 		return notReady(s.noLeaderError(r.Context()))
 	}

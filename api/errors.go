@@ -143,7 +143,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, r, http.StatusBadRequest, map[string]string{"error": oe.code, "error_description": oe.description})
 		return
 	}
-	e := classify(err)
+	e := s.withDiskCondition(classify(err))
 	switch {
 	case e.quiet:
 		s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "status", e.status, "reason", e.reason)

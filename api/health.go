@@ -52,6 +52,8 @@ type healthJSON struct {
 	TaskMaxWaitingMillis int      `json:"task_max_waiting_in_queue_millis"`
 	ActiveShardsPercent  float64  `json:"active_shards_percent_as_number"`
 	Raft                 raftJSON `json:"raft"`
+	// Reason says why the status is red when this node knows (its disk).
+	Reason string `json:"reason,omitempty"`
 }
 
 // health serves GET /_cluster/health, with ?wait_for_status,
@@ -151,6 +153,8 @@ func (s *Server) clusterHealth(ctx context.Context) healthJSON {
 	}
 	up := s.membersUp(ctx, servers, st.AppliedIndex)
 	switch {
+	case st.DiskError != "":
+		h.Status, h.Reason = "red", diskReason(st.DiskError, st.DiskErrorSince)
 	case st.LeaderID == "" || up.voters <= up.allVoters/2:
 		h.Status = "red"
 	case up.members < len(servers) || st.CommitIndex > st.AppliedIndex+maxApplyLag:

@@ -65,6 +65,9 @@ type NodeStatus struct {
 	Reachable       bool   `json:"reachable"`
 	// Build is the binary the member runs; absent when unknown.
 	Build *BuildInfo `json:"build,omitempty"`
+	// DiskError is the member's disk condition as it reports it; absent
+	// while its disk accepts writes.
+	DiskError string `json:"disk_error,omitempty"`
 }
 
 // nodes serves GET /_tokend/cluster/nodes: this node's configuration, with
@@ -88,6 +91,7 @@ func (s *Server) nodes(w http.ResponseWriter, r *http.Request, _ httprouter.Para
 		if st, ok := statuses[srv.ID]; ok {
 			applied := st.AppliedIndex
 			n.State, n.LastContactMillis, n.AppliedIndex, n.Reachable = st.State, st.LastContactMillis, &applied, true
+			n.DiskError = st.DiskError
 			if st.Build != (BuildInfo{}) {
 				n.Build = &st.Build
 			}

@@ -64,6 +64,9 @@ type statusJSON struct {
 	// ClockOffsetMillis is how far this node's clock is ahead of the other
 	// voters' median (behind if negative), as last sampled.
 	ClockOffsetMillis int64 `json:"clock_offset_ms"`
+	// DiskError is this node's disk condition, "" while raft.db accepts
+	// writes.
+	DiskError string `json:"disk_error,omitempty"`
 }
 
 // localStatus describes this node from its own Raft state.
@@ -72,7 +75,7 @@ func (s *Server) localStatus() statusJSON {
 	servers, _ := s.node.Servers()
 	out := statusJSON{ID: s.cfg.NodeID, ClusterUUID: s.state.ClusterUUID(), LeaderID: st.LeaderID, Term: st.Term,
 		CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex, Members: []string{}, Removed: s.watch.removed.Load(),
-		Build: s.cfg.Build}
+		Build: s.cfg.Build, DiskError: diskReason(st.DiskError, st.DiskErrorSince)}
 	now := s.cfg.Clock()
 	out.ClockMillis, out.ClockOffsetMillis = now.UnixMilli(), now.Sub(s.offsets.clusterTime(now)).Milliseconds()
 	nonVoter, voter := false, false

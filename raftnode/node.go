@@ -15,7 +15,6 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/tokend/tokend/fsm"
-	"go.etcd.io/bbolt"
 )
 
 const (
@@ -38,6 +37,7 @@ type Node struct {
 	adapter *fsmAdapter
 
 	store *raftboltdb.BoltStore
+	disk  *diskStore // store, watching its writes (DiskError)
 	logs  raft.LogStore
 	snaps raft.SnapshotStore
 	trans *raft.NetworkTransport
@@ -102,15 +102,13 @@ func (n *Node) openStores() error {
 	if err := os.MkdirAll(n.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("raftnode: data dir: %w", err)
 	}
-	store, err := raftboltdb.New(raftboltdb.Options{
-		Path:        filepath.Join(n.cfg.DataDir, "raft.db"),
-		BoltOptions: &bbolt.Options{Timeout: boltOpenTimeout},
-	})
+	store, err := openBoltChecked(filepath.Join(n.cfg.DataDir, "raft.db"))
 	if err != nil {
-		return fmt.Errorf("raftnode: open raft.db: %w", err)
+		return err
 	}
 	n.store = store
-	n.logs, err = raft.NewLogCache(logCacheSize, store)
+	n.disk = &diskStore{BoltStore: store, path: filepath.Join(n.cfg.DataDir, "raft.db"), log: n.log}
+	n.logs, err = raft.NewLogCache(logCacheSize, n.disk)
 	if err != nil {
 		return fmt.Errorf("raftnode: log cache: %w", err)
 	}
@@ -124,7 +122,7 @@ func (n *Node) openSnapshots() error {
 		return fmt.Errorf("raftnode: snapshot store: %w", err)
 	}
 	n.snaps = snaps
-	return nil
+	return checkSnapshots(snaps, n.logs, filepath.Join(n.cfg.DataDir, "snapshots"))
 }
 
 // openTransport listens on RaftBind and advertises RaftAdvertise as written
@@ -154,7 +152,7 @@ func (n *Node) newRaft() error {
 		return fmt.Errorf("raftnode: inspect state: %w", err)
 	}
 	n.hasState = has
-	r, err := raft.NewRaft(n.cfg.raftConfig(n.hlog), n.adapter, n.logs, n.store, n.snaps, n.trans)
+	r, err := raft.NewRaft(n.cfg.raftConfig(n.hlog), n.adapter, n.logs, n.disk, n.snaps, n.trans)
 	if err != nil {
 		return fmt.Errorf("raftnode: start raft: %w", err)
 	}

@@ -29,6 +29,10 @@ type Stats struct {
 	// Open, including changes to "no leader". Counted from Raft's
 	// observations (LeaderCh would drop some).
 	LeaderChanges uint64
+	// DiskError is this node's disk condition (see Node.DiskError): ""
+	// while raft.db accepts writes; DiskErrorSince is when it began.
+	DiskError      string
+	DiskErrorSince time.Time
 }
 
 // ID returns this node's Raft server ID.
@@ -78,6 +82,9 @@ func (n *Node) Stats() Stats {
 	}
 	if state != raft.Leader {
 		s.LastContact = n.LastContact()
+	}
+	if err, since := n.DiskError(); err != nil {
+		s.DiskError, s.DiskErrorSince = err.Error(), since
 	}
 	return s
 }

@@ -55,6 +55,9 @@ func (d *daemon) enroll(ctx context.Context) error {
 	if err := d.adoptCredential(answer); err != nil {
 		return fmt.Errorf("enroll: %w", err)
 	}
+	if err := d.recordMembership(ctx, markerWait); err != nil {
+		return fmt.Errorf("enrolled, but: %w", err)
+	}
 	d.log.Info("joined cluster with an enrollment token")
 	return nil
 }

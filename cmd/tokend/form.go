@@ -38,9 +38,11 @@ func (d *daemon) formCluster(ctx context.Context, e env) error {
 		d.log.Info("restarting as an existing member", "data_dir", cfg.DataDir)
 		d.noteMoved()
 		if d.soleVoter() {
-			return d.finishBootstrap(ctx, e)
+			if err := d.finishBootstrap(ctx, e); err != nil {
+				return err
+			}
 		}
-		return nil
+		return d.recordMembership(ctx, 0)
 	case cfg.EnrollmentToken != "":
 		return d.enroll(ctx)
 	case cfg.BootstrapExpect > 0:
@@ -138,6 +140,9 @@ func (d *daemon) bootstrap(ctx context.Context, e env) error {
 				"whoever reads that traffic can take part in Raft; use --tls-cert and --cluster-ca there")
 		}
 	}
+	if err := d.recordMembership(initCtx, markerWait); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
 	d.log.Info("bootstrapped a new cluster", "cluster", d.cfg.ClusterName)
 	return nil
 }
@@ -159,6 +164,9 @@ func (d *daemon) join(ctx context.Context, e env, urls []string) error {
 	}
 	if err := d.adoptCredential(answer); err != nil {
 		return fmt.Errorf("join %s: %w", strings.Join(urls, ","), err)
+	}
+	if err := d.recordMembership(ctx, markerWait); err != nil {
+		return fmt.Errorf("joined, but: %w", err)
 	}
 	d.log.Info("joined cluster")
 	return nil

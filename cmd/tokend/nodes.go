@@ -50,7 +50,15 @@ func renderNodes(w io.Writer, raw []byte) error {
 			n.State, lastContact(n.State, n.LastContactMillis), uintCell(n.AppliedIndex), uintCell(n.LagEntries),
 			leaseCell(n.LeaseHeld, n.LeaseLeftMillis), yesNo(n.Reachable), buildCell(n.Build))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range cn.Nodes {
+		if n.DiskError != "" {
+			fmt.Fprintf(w, "DISK: node %s: %s\n", n.ID, n.DiskError)
+		}
+	}
+	return nil
 }
 
 // uintCell renders an optional count, "-" when unknown.

@@ -74,6 +74,7 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 type daemon struct {
 	cfg    Config
 	log    *slog.Logger
+	state  *fsm.FSM
 	node   *raftnode.Node
 	api    *api.Server
 	http   *http.Server
@@ -102,7 +103,11 @@ func startDaemon(cfg Config, log *slog.Logger) (*daemon, error) {
 	if d.cred, err = loadCredential(cfg); err != nil {
 		return nil, err
 	}
+	if err := checkDataDir(cfg); err != nil {
+		return nil, err
+	}
 	state := fsm.New()
+	d.state = state
 	reg := metrics.NewRegistry() // this node's metrics: Raft node and API
 	if cfg.Audit {
 		if d.trail, err = openTrail(cfg); err != nil {
@@ -114,6 +119,9 @@ func startDaemon(cfg Config, log *slog.Logger) (*daemon, error) {
 		return nil, errors.Join(err, d.closeTrail())
 	}
 	d.node = node
+	if err := d.checkOpenedState(); err != nil {
+		return nil, errors.Join(err, node.Shutdown())
+	}
 	if err := d.requireCredential(); err != nil {
 		return nil, errors.Join(err, node.Shutdown(), d.closeTrail())
 	}
@@ -159,6 +167,9 @@ func openNode(cfg Config, log *slog.Logger, state *fsm.FSM, reg *metrics.Registr
 		return nil, fmt.Errorf("raft configuration: %w", err)
 	}
 	node, err := raftnode.Open(rc, state)
+	if errors.Is(err, raftnode.ErrDamaged) {
+		return nil, fmt.Errorf("%w; %s", err, recoveryAdvice(cfg.DataDir, cfg.NodeID))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open raft (--raft-addr %s, --data-dir %s): %w", cfg.RaftAddr, cfg.DataDir, err)
 	}
