@@ -57,6 +57,7 @@ type principal struct {
 	realm    fsm.Realm // the realm that authenticated the user
 	authType string
 	token    fsm.Digest // the access token presented; zero for a password
+	expires  int64      // when that token expires (Unix ms); 0 for a password
 }
 
 // client is the caller's identity as recorded on tokens it creates.
@@ -71,14 +72,16 @@ const (
 	privMonitor     privilege = 1 << iota // cluster health, nodes
 	privManageToken                       // invalidate by username or realm
 	privSuperuser                         // users and cluster membership
+	privIntrospect                        // POST /oauth2/introspect (RFC 7662)
 )
 
 // rolePrivileges grants privileges per role name.
 var rolePrivileges = map[string]privilege{
-	"superuser":       privMonitor | privManageToken | privSuperuser,
-	"monitoring_user": privMonitor,
-	"monitor":         privMonitor,
-	"token_manager":   privManageToken,
+	"superuser":          privMonitor | privManageToken | privSuperuser | privIntrospect,
+	"monitoring_user":    privMonitor,
+	"monitor":            privMonitor,
+	"token_manager":      privManageToken,
+	"token_introspector": privIntrospect,
 }
 
 // has reports whether p holds every privilege in want.
@@ -195,7 +198,7 @@ func (s *Server) authBearer(ctx context.Context, tok string) (*principal, error)
 		s.meter.authFailed(reason)
 		return nil, errTokenExpired
 	}
-	return &principal{user: u, realm: rec.Realm, authType: authTypeToken, token: d}, nil
+	return &principal{user: u, realm: rec.Realm, authType: authTypeToken, token: d, expires: rec.Expires}, nil
 }
 
 // tokenFailure says why a stored access token of user u (found or not)

@@ -25,12 +25,13 @@ const (
 // clusterPrivileges maps Elasticsearch's cluster privilege names to the
 // privileges tokend checks. Each name is held when all of its bits are.
 var clusterPrivileges = map[string]privilege{
-	"all":             privMonitor | privManageToken | privSuperuser,
-	"manage":          privMonitor | privManageToken | privSuperuser,
-	"manage_security": privMonitor | privManageToken | privSuperuser,
-	"read_security":   privSuperuser,
-	"monitor":         privMonitor,
-	"manage_token":    privManageToken,
+	"all":              privMonitor | privManageToken | privSuperuser | privIntrospect,
+	"manage":           privMonitor | privManageToken | privSuperuser | privIntrospect,
+	"manage_security":  privMonitor | privManageToken | privSuperuser | privIntrospect,
+	"read_security":    privSuperuser,
+	"monitor":          privMonitor,
+	"manage_token":     privManageToken,
+	"introspect_token": privIntrospect, // tokend's own: RFC 7662 introspection
 }
 
 // heldClusterPrivileges lists, in Elasticsearch's terms, the cluster
