@@ -39,7 +39,7 @@ var clusterPrivileges = map[string]privilege{
 // general first.
 func heldClusterPrivileges(p *principal) []string {
 	out := []string{}
-	for _, name := range []string{"all", "monitor", "manage_token"} {
+	for _, name := range []string{"all", "monitor", "manage_token", "introspect_token"} {
 		if p.has(clusterPrivileges[name]) {
 			out = append(out, name)
 			if name == "all" {
