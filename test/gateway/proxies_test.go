@@ -118,6 +118,7 @@ http {
 `
 
 // nginxServer is one listener (address) asking one node (address).
+// auth_request passes a 401's WWW-Authenticate on by itself.
 const nginxServer = `    server {
         listen %s;
         location = /_tokend_auth {
@@ -135,8 +136,6 @@ const nginxServer = `    server {
             auth_request_set $tokend_roles $upstream_http_x_tokend_roles;
             auth_request_set $tokend_realm $upstream_http_x_tokend_realm;
             auth_request_set $tokend_expires $upstream_http_x_tokend_expires;
-            auth_request_set $tokend_challenge $upstream_http_www_authenticate;
-            add_header WWW-Authenticate $tokend_challenge always;
             proxy_set_header X-Tokend-User $tokend_user;
             proxy_set_header X-Tokend-Roles $tokend_roles;
             proxy_set_header X-Tokend-Realm $tokend_realm;
@@ -178,16 +177,18 @@ const caddyGlobal = `{
 // caddySite is one listener (address) asking one node (address) in front
 // of the backend (address). Identity headers a client sends are dropped
 // first: Caddy 2.6's copy_headers leaves a client's header in place when the
-// auth answer lacks it.
+// auth answer lacks it. route keeps the directives in this order.
 const caddySite = `http://%s {
-	request_header -X-Tokend-User
-	request_header -X-Tokend-Roles
-	request_header -X-Tokend-Realm
-	request_header -X-Tokend-Expires
-	forward_auth %s {
-		uri /_tokend/auth
-		copy_headers X-Tokend-User X-Tokend-Roles X-Tokend-Realm X-Tokend-Expires
+	route {
+		request_header -X-Tokend-User
+		request_header -X-Tokend-Roles
+		request_header -X-Tokend-Realm
+		request_header -X-Tokend-Expires
+		forward_auth %s {
+			uri /_tokend/auth
+			copy_headers X-Tokend-User X-Tokend-Roles X-Tokend-Realm X-Tokend-Expires
+		}
+		reverse_proxy %s
 	}
-	reverse_proxy %s
 }
 `
