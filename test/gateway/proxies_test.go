@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -50,12 +51,15 @@ func (g *gateway) run(t *testing.T, bin string, env []string, args ...string) {
 	g.cmd = exec.Command(bin, args...)
 	g.cmd.Env = append(os.Environ(), env...)
 	g.cmd.Stdout, g.cmd.Stderr = g.out, g.out
+	// A process group of its own: nginx's workers outlive a killed master
+	// and hold its output open.
+	g.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := g.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = g.cmd.Wait(); close(g.done) }()
 	t.Cleanup(func() {
-		_ = g.cmd.Process.Kill()
+		_ = syscall.Kill(-g.cmd.Process.Pid, syscall.SIGKILL)
 		<-g.done
 		if t.Failed() {
 			t.Logf("%s output:\n%s", g.name, g.out.Tail(60))
