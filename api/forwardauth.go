@@ -46,6 +46,12 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request, _ httproute
 	return nil
 }
 
+// forwardAuthMethods are the methods /_tokend/auth/*path answers: Envoy's
+// ext_authz HTTP service sends its check with the original request's method
+// and appends the original path to its path_prefix.
+var forwardAuthMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions}
+
 // Header values of forwardAuth's answer, shared so that setting them does
 // not allocate (see productValue).
 var (

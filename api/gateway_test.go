@@ -234,6 +234,10 @@ func TestForwardAuth_IdentityHeadersAndChallenges(t *testing.T) {
 		r.header.Get("X-Tokend-Realm") != "reserved" || r.header.Get("X-Tokend-Expires") != "" {
 		t.Fatalf("basic caller headers %v", r.header)
 	}
+	// Envoy's ext_authz: the original method, the original path appended.
+	if r := follower.do("POST", forwardAuthPath+"/app/orders?id=1", "", bearer(access)...).want(t, 200); r.header.Get("X-Tokend-User") != "tokman" {
+		t.Fatalf("envoy-style check: headers %v", r.header)
+	}
 	challenge := func(r resp, want string) {
 		t.Helper()
 		r.want(t, 401)

@@ -151,6 +151,10 @@ func routeChecks() []routeCheck {
 			)
 		}
 	}
+	for _, m := range forwardAuthMethods {
+		cs = append(cs, routeCheck{what: "forward auth for envoy", method: m, pattern: forwardAuthPath + "/*path",
+			path: forwardAuthPath + "/app/x", may: "alice", mayStatus: 200})
+	}
 	monitor := []string{"alice", "tokman"}
 	return append(cs,
 		routeCheck{what: "info", method: "GET", pattern: "/", may: "alice", mayStatus: 200},
