@@ -10,6 +10,8 @@
 #   BENCH_DIR       binaries, data, logs and raw outputs (default a new /tmp/tokend-bench.*;
 #                   removed on exit unless BENCH_KEEP=1)
 #   BENCH_KEEP      1 keeps BENCH_DIR
+#   BENCH_ROWS      "gateways" runs only issue 12's gateway rows (bench-gateways.inc.sh);
+#                   default: everything
 #
 # Needs Go, curl and wrk (installed with apt-get when missing).
 set -euo pipefail
@@ -468,16 +470,32 @@ report() {
   echo "(the limiter is consulted only for passwords: Basic authentication and the password grant, not Bearer)"
 }
 
+# shellcheck source=bench-gateways.inc.sh
+source "$ROOT/scripts/bench-gateways.inc.sh"
+
 cd "$ROOT"
 mkdir -p "$DIR/data"
 need_tools
 log "building into $DIR/bin"
 build
+if [[ ${BENCH_ROWS:-all} == gateways ]]; then
+  port=$(free_port)
+  "$DIR/bin/barehttp" -addr "127.0.0.1:$port" &
+  PIDS+=($!)
+  BARE="http://127.0.0.1:$port"
+  wait_http "$BARE/_security/_authenticate"
+  start_cluster
+  gateway_rows
+  gateway_report
+  exit 0
+fi
 baselines
 start_cluster
 tokend_workloads
+gateway_rows
 stop_cluster
 tls_cost
 join_at_scale
 go_benchmarks
 report
+gateway_report
