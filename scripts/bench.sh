@@ -141,7 +141,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else 
 at_least() { awk -v a="$1" -v b="$2" 'BEGIN {print (a >= b ? "met" : "NOT met")}'; }
 
 status_field() {
-  curl -fsS --max-time 2 -H "X-Tokend-Node-Secret: $SECRET" "$1/_tokend/cluster/status" |
+  curl -fsS --max-time 2 -u "elastic:$PASSWORD" "$1/_tokend/cluster/status" |
     grep -o "\"$2\":[^,}]*" | head -1 | cut -d: -f2 | tr -d '"'
 }
 
