@@ -61,7 +61,7 @@ func TestGateways(t *testing.T) {
 	for _, gw := range []struct {
 		name  string
 		start func(*testing.T, []*node, string) *gateway
-	}{{"caddy", startCaddy}, {"nginx", startNginx}} {
+	}{{"nginx", startNginx}, {"caddy", startCaddy}} {
 		t.Run(gw.name, func(t *testing.T) {
 			g := gw.start(t, nodes, backendAddr)
 			for i, u := range g.urls {
