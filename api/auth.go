@@ -61,6 +61,7 @@ type principal struct {
 	authType string
 	token    fsm.Digest // the access token presented; zero for a password
 	privs    privilege  // what the user's roles grant, resolved when authenticated
+	expires  int64      // when that token expires (Unix ms); 0 for a password
 }
 
 // client is the caller's identity as recorded on tokens it creates.
@@ -76,18 +77,20 @@ const (
 	privManageToken                        // invalidate by username or realm
 	privSuperuser                          // users, roles and cluster membership
 	privReadSecurity                       // read users and roles
+	privIntrospect                         // POST /oauth2/introspect (RFC 7662)
 )
 
 // privAll is every privilege.
-const privAll = privMonitor | privManageToken | privSuperuser | privReadSecurity
+const privAll = privMonitor | privManageToken | privSuperuser | privReadSecurity | privIntrospect
 
 // rolePrivileges grants privileges per built-in role name. These roles are
 // reserved: the roles API may not create, change or delete them.
 var rolePrivileges = map[string]privilege{
-	"superuser":       privAll,
-	"monitoring_user": privMonitor,
-	"monitor":         privMonitor,
-	"token_manager":   privManageToken,
+	"superuser":          privAll,
+	"monitoring_user":    privMonitor,
+	"monitor":            privMonitor,
+	"token_manager":      privManageToken,
+	"token_introspector": privIntrospect,
 }
 
 // has reports whether p holds every privilege in want.
@@ -216,7 +219,8 @@ func (s *Server) authBearer(ctx context.Context, tok string) (*principal, error)
 		s.meter.authFailed(reason)
 		return nil, errTokenExpired
 	}
-	return &principal{user: u, realm: rec.Realm, authType: authTypeToken, token: d, privs: s.roles.grant(s.state, u.Roles)}, nil
+	return &principal{user: u, realm: rec.Realm, authType: authTypeToken, token: d, expires: rec.Expires,
+		privs: s.roles.grant(s.state, u.Roles)}, nil
 }
 
 // tokenFailure says why a stored access token of user u (found or not)

@@ -26,12 +26,13 @@ const (
 // privileges tokend checks: what a role naming it grants, and what a
 // holder must have for _has_privileges to say it is held.
 var clusterPrivileges = map[string]privilege{
-	"all":             privAll,
-	"manage":          privAll,
-	"manage_security": privAll,
-	"read_security":   privReadSecurity,
-	"monitor":         privMonitor,
-	"manage_token":    privManageToken,
+	"all":              privAll,
+	"manage":           privAll,
+	"manage_security":  privAll,
+	"read_security":    privReadSecurity,
+	"monitor":          privMonitor,
+	"manage_token":     privManageToken,
+	"introspect_token": privIntrospect, // tokend's own: RFC 7662 introspection
 }
 
 // heldClusterPrivileges lists, in Elasticsearch's terms, the cluster
@@ -39,7 +40,7 @@ var clusterPrivileges = map[string]privilege{
 // general first.
 func heldClusterPrivileges(p *principal) []string {
 	out := []string{}
-	for _, name := range []string{"all", "monitor", "manage_token", "read_security"} {
+	for _, name := range []string{"all", "monitor", "manage_token", "read_security", "introspect_token"} {
 		if p.has(clusterPrivileges[name]) {
 			out = append(out, name)
 			if name == "all" {

@@ -64,7 +64,7 @@ func TestHasPrivileges_AnswersPerClusterPrivilege(t *testing.T) {
 		t.Errorf("superuser: %s", got.body)
 	}
 	n.do("POST", "/_security/user/_has_privileges", `{"cluster":["fly"]}`, admin...).
-		wantError(t, 400, "illegal_argument_exception", "unknown cluster privilege [fly]. a privilege must be one of [all manage manage_security manage_token monitor read_security]")
+		wantError(t, 400, "illegal_argument_exception", "unknown cluster privilege [fly]. a privilege must be one of [all introspect_token manage manage_security manage_token monitor read_security]")
 }
 
 func TestPutUser_UsernameInBodyMustMatchThePath(t *testing.T) {

@@ -193,6 +193,10 @@ func routeChecks() []routeCheck {
 			)
 		}
 	}
+	for _, m := range forwardAuthMethods {
+		cs = append(cs, routeCheck{what: "forward auth for envoy", method: m, pattern: forwardAuthPath + "/*path",
+			path: forwardAuthPath + "/app/x", may: "alice", mayStatus: 200})
+	}
 	monitor := []string{"alice", "tokman"}
 	return append(cs,
 		routeCheck{what: "info", method: "GET", pattern: "/", may: "alice", mayStatus: 200},
@@ -235,6 +239,13 @@ func routeChecks() []routeCheck {
 			mayNot: []string{"monty", "tokman", "alice"}, action: actionSnapshotSave},
 		routeCheck{what: "snapshot restore", method: "PUT", pattern: snapshotPath, raft: true, prepare: savedSnapshot,
 			may: "elastic", mayStatus: 200, mayNot: []string{"monty", "tokman", "alice"}, action: actionSnapshotRestore},
+		// The OAuth routes take forms, which routeChecks does not send: an
+		// admitted caller gets invalid_request for the missing token.
+		routeCheck{what: "introspect", method: "POST", pattern: introspectPath, may: "elastic", mayStatus: 400,
+			mayNot: []string{"alice", "tokman", "monty"}, action: actionIntrospect},
+		routeCheck{what: "revoke", method: "POST", pattern: revokePath, open: true, mayStatus: 400},
+		routeCheck{what: "server metadata", method: "GET", pattern: metadataPath, open: true, mayStatus: 200},
+		routeCheck{what: "forward auth", method: "GET", pattern: forwardAuthPath, may: "alice", mayStatus: 200},
 		routeCheck{what: "liveness", method: "GET", pattern: "/_tokend/healthz", open: true, mayStatus: 200},
 		routeCheck{what: "readiness", method: "GET", pattern: "/_tokend/readyz", open: true, mayStatus: 200},
 	)

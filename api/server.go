@@ -234,6 +234,13 @@ func (s *Server) routes() *httprouter.Router {
 	rt.GET("/_tokend/cluster/wait_applied", s.local(s.waitApplied))
 	rt.GET(snapshotPath, s.snapshotRoute(actionSnapshotSave, s.saveSnapshot))
 	rt.PUT(snapshotPath, s.snapshotRoute(actionSnapshotRestore, s.restoreSnapshot))
+	rt.POST(introspectPath, s.local(s.introspect))
+	rt.POST(revokePath, s.leaderWrite(s.revoke))
+	rt.GET(metadataPath, s.local(s.metadata))
+	rt.GET(forwardAuthPath, s.local(s.forwardAuth))
+	for _, m := range forwardAuthMethods {
+		rt.Handle(m, forwardAuthPath+"/*path", s.local(s.forwardAuth))
+	}
 	rt.GET("/_tokend/healthz", s.local(s.healthz))
 	rt.GET("/_tokend/readyz", s.local(s.readyz))
 	rt.GET("/_prometheus/metrics", s.local(s.serveMetrics))

@@ -11,6 +11,8 @@ func (s *state) invalidate(c *Invalidate) Result {
 		return s.invalidateAccess(c.Token)
 	case ByRefreshToken:
 		return s.invalidateRefresh(c.Token)
+	case ByRefreshFamily:
+		return s.invalidateFamily(c.Token)
 	case ByUser:
 		newly, previously := s.invalidateTokens(func(user string, realm Realm, _ Digest, _ uint32) bool {
 			return user == c.Username && (c.Realm == "" || realm.Name == c.Realm)
@@ -53,4 +55,18 @@ func (s *state) invalidateRefresh(d Digest) Result {
 	s.refresh[d] = t
 	o := t.owner.value()
 	return Result{Invalidated: 1, User: o.user, Realm: o.realm}
+}
+
+// invalidateFamily invalidates the refresh token stored under d and every
+// access and refresh token of its grant: those that share its family, of any
+// generation. An unknown d reports NotFound.
+func (s *state) invalidateFamily(d Digest) Result {
+	t, ok := s.refresh[d]
+	if !ok {
+		return Result{Status: NotFound}
+	}
+	newly, previously := s.invalidateTokens(func(_ string, _ Realm, family Digest, _ uint32) bool {
+		return family == t.family
+	})
+	return Result{Invalidated: newly, Previously: previously}
 }

@@ -128,6 +128,9 @@ const (
 	ByRefreshToken InvalidateBy = 2
 	ByUser         InvalidateBy = 3 // Username, and Realm if it is set
 	ByRealm        InvalidateBy = 4
+	// ByRefreshFamily takes a refresh token's digest and invalidates every
+	// access and refresh token of the grant it belongs to (RFC 7009 §2.1).
+	ByRefreshFamily InvalidateBy = 5
 )
 
 // Invalidate marks tokens as invalidated.

@@ -13,6 +13,8 @@
 #   BENCH_ONLY      formation: measure only raw Raft and client_credentials
 #                   through a follower of three clusters formed without a
 #                   secret flag, with --node-secret, and by enrollment tokens
+#   BENCH_ROWS      "gateways" runs only issue 12's gateway rows (bench-gateways.inc.sh);
+#                   default: everything
 #
 # Needs Go, curl and wrk (installed with apt-get when missing).
 set -euo pipefail
@@ -533,6 +535,9 @@ report() {
   echo "(the limiter is consulted only for passwords: Basic authentication and the password grant, not Bearer)"
 }
 
+# shellcheck source=bench-gateways.inc.sh
+source "$ROOT/scripts/bench-gateways.inc.sh"
+
 cd "$ROOT"
 mkdir -p "$DIR/data"
 need_tools
@@ -546,13 +551,26 @@ if [[ ${BENCH_ONLY:-} == formation ]]; then
   formation_report
   exit 0
 fi
+if [[ ${BENCH_ROWS:-all} == gateways ]]; then
+  port=$(free_port)
+  "$DIR/bin/barehttp" -addr "127.0.0.1:$port" &
+  PIDS+=($!)
+  BARE="http://127.0.0.1:$port"
+  wait_http "$BARE/_security/_authenticate"
+  start_cluster
+  gateway_rows
+  gateway_report
+  exit 0
+fi
 baselines
 for mode in noflags secret enroll; do formation "$mode"; done
 start_cluster
 tokend_workloads
+gateway_rows
 stop_cluster
 tls_cost
 join_at_scale
 go_benchmarks
 report
 formation_report
+gateway_report
