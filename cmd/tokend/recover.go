@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"flag"
 	"fmt"
@@ -79,16 +78,5 @@ func confirmRecover(e env, dataDir, nodeID string, members []raftnode.Member, ye
 		"Use it only when the other members are gone for good: a member left out that comes back would form a\n"+
 		"second cluster with them. Entries the lost majority never acknowledged may be lost. Stop the node first.\n",
 		nodeID, dataDir, strings.Join(ids, ", "))
-	if yes {
-		return nil
-	}
-	if !isTerminal(e.stdin) {
-		return usageErr(errRecoverNotConfirmed)
-	}
-	fmt.Fprint(e.stderr, "Type yes to rewrite the configuration: ")
-	line, _ := bufio.NewReader(e.stdin).ReadString('\n')
-	if strings.TrimSpace(line) != "yes" {
-		return errRecoverNotConfirmed
-	}
-	return nil
+	return confirmed(e, yes, "Type yes to rewrite the configuration: ", errRecoverNotConfirmed)
 }

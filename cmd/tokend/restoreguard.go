@@ -52,16 +52,24 @@ func confirmRestore(e env, file string, s restoreSummary, yes bool) error {
 	fmt.Fprintln(e.stderr, "Restoring replaces the whole cluster's state with this snapshot. Every token issued, "+
 		"refreshed or invalidated and every user created, changed or deleted since it was taken is undone: "+
 		"tokens revoked since then work again, and deleted users come back.")
+	return confirmed(e, yes, "Type yes to replace the cluster's state: ", errRestoreNotConfirmed)
+}
+
+// confirmed goes on (nil) when the operator confirmed a destructive
+// command: yes (its --yes flag), or "yes" typed on a terminal after
+// prompt. Without either it returns refused: a usage mistake (exit 2)
+// when there is no terminal to ask on.
+func confirmed(e env, yes bool, prompt string, refused error) error {
 	if yes {
 		return nil
 	}
 	if !isTerminal(e.stdin) {
-		return usageErr(errRestoreNotConfirmed)
+		return usageErr(refused)
 	}
-	fmt.Fprint(e.stderr, "Type yes to replace the cluster's state: ")
+	fmt.Fprint(e.stderr, prompt)
 	line, _ := bufio.NewReader(e.stdin).ReadString('\n')
 	if strings.TrimSpace(line) != "yes" {
-		return errRestoreNotConfirmed
+		return refused
 	}
 	return nil
 }
