@@ -212,38 +212,27 @@ func (s *Server) getRoles(w http.ResponseWriter, r *http.Request, p httprouter.P
 	if _, err := s.authorize(r, actionGetRoles, privReadSecurity); err != nil {
 		return err
 	}
-	out := map[string]roleJSON{}
-	names := p.ByName("name")
-	if names == "" {
+	all := func() map[string]roleJSON {
+		out := map[string]roleJSON{}
 		for name := range rolePrivileges {
 			out[name] = reservedRoleView(name)
 		}
 		for _, role := range s.state.Roles() {
 			out[role.Name] = customRoleView(role)
 		}
-		writeJSON(w, r, http.StatusOK, out)
-		return nil
+		return out
 	}
-	for _, name := range strings.Split(names, ",") {
+	return writeNamed(w, r, p.ByName("name"), all, func(name string) (roleJSON, bool, error) {
 		if _, ok := rolePrivileges[name]; ok {
-			out[name] = reservedRoleView(name)
-			continue
+			return reservedRoleView(name), true, nil
 		}
 		role, ok := s.state.Role(name)
 		if !ok {
 			if err := s.catchUp(r.Context()); err != nil {
-				return err
+				return roleJSON{}, false, err
 			}
 			role, ok = s.state.Role(name)
 		}
-		if ok {
-			out[name] = customRoleView(role)
-		}
-	}
-	status := http.StatusOK
-	if len(out) == 0 {
-		status = http.StatusNotFound // Elasticsearch answers {} with 404
-	}
-	writeJSON(w, r, status, out)
-	return nil
+		return customRoleView(role), ok, nil
+	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -84,29 +83,23 @@ func (s *Server) getUsers(w http.ResponseWriter, r *http.Request, p httprouter.P
 	if _, err := s.authorize(r, actionGetUsers, privReadSecurity); err != nil {
 		return err
 	}
-	out := map[string]userJSON{}
-	names := p.ByName("name")
-	if names == "" {
+	all := func() map[string]userJSON {
+		out := map[string]userJSON{}
 		for _, u := range s.state.Users() {
 			out[u.Username] = userView(u)
 		}
-		writeJSON(w, r, http.StatusOK, out)
-		return nil
+		return out
 	}
-	for _, name := range strings.Split(names, ",") {
+	return writeNamed(w, r, p.ByName("name"), all, func(name string) (userJSON, bool, error) {
 		u, err := s.findUser(r.Context(), name)
-		if err == nil {
-			out[name] = userView(u)
-		} else if err != errNoSuchUser {
-			return err
+		switch {
+		case err == errNoSuchUser:
+			return userJSON{}, false, nil
+		case err != nil:
+			return userJSON{}, false, err
 		}
-	}
-	status := http.StatusOK
-	if len(out) == 0 {
-		status = http.StatusNotFound // Elasticsearch answers {} with 404
-	}
-	writeJSON(w, r, status, out)
-	return nil
+		return userView(u), true, nil
+	})
 }
 
 // errNoSuchUser is findUser's answer for an unknown user.
