@@ -75,11 +75,14 @@ func checkBolt(path string) (err error) {
 	return db.Close()
 }
 
-// walkPages checks each page header's overflow against the file's page
-// count, then reads every key and value of every bucket.
+// walkPages checks the overflow of each page in use against the file's
+// page count, then reads every key and value of every bucket. Free pages
+// are skipped: after a crash they hold whatever an aborted transaction
+// left, which bbolt never reads. So are the continuation pages of a node
+// that overflows: their "headers" are the node's data.
 func walkPages(tx *bbolt.Tx) error {
 	pages := int(tx.Size() / int64(tx.DB().Info().PageSize))
-	for id := 0; id < pages; id++ {
+	for id := 0; id < pages; {
 		info, err := tx.Page(id)
 		if err != nil {
 			return err
@@ -87,9 +90,14 @@ func walkPages(tx *bbolt.Tx) error {
 		if info == nil {
 			break
 		}
+		if info.Type == "free" {
+			id++
+			continue
+		}
 		if info.OverflowCount < 0 || id+info.OverflowCount >= pages {
 			return fmt.Errorf("page %d overflows past the end of the file (%d pages)", id, pages)
 		}
+		id += 1 + info.OverflowCount
 	}
 	return tx.ForEach(func(_ []byte, b *bbolt.Bucket) error {
 		return b.ForEach(func(_, _ []byte) error { return nil })
