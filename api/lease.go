@@ -228,6 +228,7 @@ func (s *Server) renewLease(ctx context.Context) error {
 func (s *Server) keepLease(ctx context.Context) {
 	tick := time.NewTicker(leaderLeaseRenewEvery)
 	defer tick.Stop()
+	var tried time.Time // a follower's last attempt: at most one a leaseRenewEvery, failed or not
 	for {
 		select {
 		case <-ctx.Done():
@@ -245,9 +246,10 @@ func (s *Server) keepLease(ctx context.Context) {
 			}
 		default:
 			s.lease.sawLeader(st.LeaderID, st.Term)
-			if s.lease.age(time.Now()) < leaseRenewEvery {
+			if s.lease.age(time.Now()) < leaseRenewEvery || time.Since(tried) < leaseRenewEvery {
 				continue
 			}
+			tried = time.Now()
 		}
 		rctx, cancel := context.WithTimeout(ctx, leaseRenewEvery)
 		if err := s.catchUp(rctx); err != nil {
