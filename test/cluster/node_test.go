@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ type node struct {
 	dataDir  string
 	raftAddr string
 	httpAddr string
+	started  bool     // it has run once: its addresses are known to the cluster
 	snapshot uint64   // raft snapshot threshold; 0 keeps the default
 	peers    []string // api.Config.Peers, as --join gives them
 	logs     *testkit.Buffer
@@ -79,10 +81,26 @@ func (n *node) start() {
 		n.t.Fatal(err)
 	}
 	rn, err := raftnode.Open(cfg, n.state)
+	// Another test process may take a reserved port before this node binds
+	// it; before its first start the node is known nowhere, so it takes
+	// another.
+	for tries := 0; err != nil && !n.started && errors.Is(err, syscall.EADDRINUSE) && tries < 5; tries++ {
+		n.raftAddr = testkit.FreeAddr(n.t)
+		cfg.RaftBind = n.raftAddr
+		rn, err = raftnode.Open(cfg, n.state)
+	}
 	if err != nil {
 		n.t.Fatal(err)
 	}
 	n.raft = rn
+	l, err := net.Listen("tcp", n.httpAddr)
+	for tries := 0; err != nil && !n.started && errors.Is(err, syscall.EADDRINUSE) && tries < 5; tries++ {
+		n.httpAddr = testkit.FreeAddr(n.t)
+		l, err = net.Listen("tcp", n.httpAddr)
+	}
+	if err != nil {
+		n.t.Fatal(err)
+	}
 	srv, err := api.New(api.Config{NodeID: n.id, HTTPAdvertise: n.httpAddr, NodeSecret: nodeSecret,
 		Credential: peerauth.NewCredential([]byte(nodeSecret)), RequestTimeout: 10 * time.Second, Logger: logger, Peers: n.peers,
 		Clock: n.clock, PurgeInterval: n.purge}, rn, n.state)
@@ -90,10 +108,7 @@ func (n *node) start() {
 		n.t.Fatal(err)
 	}
 	n.api = srv
-	l, err := net.Listen("tcp", n.httpAddr)
-	if err != nil {
-		n.t.Fatal(err)
-	}
+	n.started = true
 	n.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func(srv *http.Server) { _ = srv.Serve(l) }(n.http)
 	ctx, cancel := context.WithCancel(context.Background())
