@@ -9,7 +9,9 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -42,21 +44,35 @@ var handedOut sync.Map
 // FreeAddr returns a 127.0.0.1 address whose port was free a moment ago and
 // that it never returned before in this process: once its probe listener is
 // closed the kernel may offer the same port again, and two nodes of a test
-// given one port fail to start (or worse, one reaches the other).
+// given one port fail to start (or worse, one reaches the other). The port
+// is drawn below Linux's ephemeral range (32768 and up), which the kernel
+// hands to outgoing connections and to listeners on port 0: under load
+// from other test processes, a port taken from that range is soon given to
+// someone else before the node that was promised it binds it.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	for tries := 0; ; tries++ {
+		addr := fmt.Sprintf("127.0.0.1:%d", freePortLow+rand.IntN(freePortHigh-freePortLow))
+		if tries > 1000 {
+			t.Fatal("no free port below the ephemeral range")
 		}
-		addr := l.Addr().String()
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
 		l.Close()
 		if _, taken := handedOut.LoadOrStore(addr, true); !taken {
 			return addr
 		}
 	}
 }
+
+// The ports FreeAddr draws from: above the well-known and common service
+// ports, below the kernel's ephemeral range.
+const (
+	freePortLow  = 20000
+	freePortHigh = 32768
+)
 
 // Response is a captured HTTP response.
 type Response struct {
