@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +23,9 @@ type cluster struct {
 	// replica is a read replica (addReplica) outside nodes: the scenarios
 	// inject faults into the voters only, while the workload reads from it
 	// too; nil when the cluster has none.
-	replica *node
+	// replica is the read replica, when addReplica started one; proxies
+	// read it from their own goroutines (pids), hence the atomic.
+	replica atomic.Pointer[node]
 	// control answers the harness's own status requests; it gives up fast
 	// so that a paused node does not hold the harness.
 	control *http.Client
@@ -113,10 +116,11 @@ func (c *cluster) pids() map[string]int {
 
 // all returns the voters and the replica, if any.
 func (c *cluster) all() []*node {
-	if c.replica == nil {
+	r := c.replica.Load()
+	if r == nil {
 		return c.nodes
 	}
-	return append(slices.Clone(c.nodes), c.replica)
+	return append(slices.Clone(c.nodes), r)
 }
 
 // addReplica starts a read replica, replica1, that joins through every
@@ -144,7 +148,7 @@ func (c *cluster) addReplica() {
 		}
 	})
 	r.joinArgs = []string{"--join", peerURLs(c.nodes), "--replica"}
-	c.replica = r
+	c.replica.Store(r)
 	r.start()
 	c.waitHealthy(60 * time.Second)
 }
@@ -219,8 +223,8 @@ func (c *cluster) healthy() (string, error) {
 			return "", err
 		case st.LeaderID == "" || (leader != "" && (st.LeaderID != leader || st.Term != term)):
 			return "", fmt.Errorf("%s follows %q in term %d; others %q in term %d", nd.id, st.LeaderID, st.Term, leader, term)
-		case len(st.Members) != len(all) || (nd == c.replica) != (st.State == "non-voter") ||
-			(nd != c.replica && st.State != "leader" && st.State != "follower"):
+		case len(st.Members) != len(all) || (nd == c.replica.Load()) != (st.State == "non-voter") ||
+			(nd != c.replica.Load() && st.State != "leader" && st.State != "follower"):
 			return "", fmt.Errorf("%s is %s with members %v", nd.id, st.State, st.Members)
 		}
 		leader, term = st.LeaderID, st.Term

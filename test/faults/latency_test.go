@@ -65,9 +65,9 @@ func TestMeasure_RevocationAndWritesUnderAFault(t *testing.T) {
 			_, tokens[i] = s.issue(l, "")
 		}
 		s.accepted(f, 1, tokens[0]) // f and the replica hold leases
-		s.accepted(c.replica, 1, tokens[0])
-		via := fault.via(l, f, c.replica)
-		fault.impair(l, f, c.replica)
+		s.accepted(c.replica.Load(), 1, tokens[0])
+		via := fault.via(l, f, c.replica.Load())
+		fault.impair(l, f, c.replica.Load())
 		began := time.Now()
 		grant, basic := grantBody(false)
 		if op := send(s.client, requestTimeout, via, Issue, "POST", "/_security/oauth2/token", grant, basic, ""); op.outcome != OK {
@@ -83,7 +83,7 @@ func TestMeasure_RevocationAndWritesUnderAFault(t *testing.T) {
 			}
 			took = append(took, time.Since(start))
 		}
-		fault.heal(l, f, c.replica)
+		fault.heal(l, f, c.replica.Load())
 		s.healed()
 		later := slices.Clone(took[1:])
 		slices.Sort(later)

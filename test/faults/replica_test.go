@@ -27,7 +27,7 @@ func TestReplica_CutOffCostsRevocationsAtMostOneLease(t *testing.T) {
 	c.addReplica()
 	s := newScript(c)
 	l := c.waitHealthy(60 * time.Second)
-	r := c.replica
+	r := c.replica.Load()
 	p1, a1 := s.issue(l, "")
 	p2, a2 := s.issue(l, "")
 	s.accepted(r, p1, a1)

@@ -82,7 +82,7 @@ func startWorkload(c *cluster, h *History, seed uint64) *workload {
 		rng := rand.New(rand.NewPCG(seed, uint64(i)+1))
 		w.wg.Go(func() { w.run(i, rng) })
 	}
-	if c.replica != nil {
+	if c.replica.Load() != nil {
 		w.inFlight = append(w.inFlight, make(chan struct{}, maxInFlight))
 		rng := rand.New(rand.NewPCG(seed, replicaReader+1))
 		w.wg.Go(func() { w.run(replicaReader, rng) })
@@ -93,7 +93,7 @@ func startWorkload(c *cluster, h *History, seed uint64) *workload {
 // timeout is the request timeout of client: readers and writers probe
 // availability with a short one.
 func (w *workload) timeout(client int) time.Duration {
-	if client == replicaReader && w.c.replica != nil {
+	if client == replicaReader && w.c.replica.Load() != nil {
 		return probeTimeout
 	}
 	if client/len(w.c.nodes) == roleMixed || client >= workloadClients {
@@ -147,7 +147,7 @@ const (
 func (w *workload) step(client int, rng *rand.Rand) {
 	if client == replicaReader {
 		if p := w.pick(rng, nil); p != nil {
-			w.background(client, func() { w.authenticate(client, w.c.replica, p) })
+			w.background(client, func() { w.authenticate(client, w.c.replica.Load(), p) })
 		}
 		return
 	}
