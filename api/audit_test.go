@@ -1,9 +1,8 @@
 package api
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
+	"github.com/tokend/tokend/test/testkit"
 	"os"
 	"path/filepath"
 	"testing"
@@ -44,7 +43,7 @@ func TestAudit_EachRequestEventOnceForItsRequest(t *testing.T) {
 	for _, c := range cases {
 		before := countLines(t, path)
 		c.do()
-		got := readAudit(t, path)[before:]
+		got := testkit.JSONLines(t, path)[before:]
 		count := 0
 		for _, e := range got {
 			if e["event.action"] == c.action {
@@ -70,24 +69,4 @@ func TestAudit_EachRequestEventOnceForItsRequest(t *testing.T) {
 	}
 }
 
-// readAudit reads the audit file's events.
-func readAudit(t *testing.T, path string) []map[string]any {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []map[string]any
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var e map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatalf("not JSON: %q", sc.Text())
-		}
-		out = append(out, e)
-	}
-	return out
-}
-
-func countLines(t *testing.T, path string) int { return len(readAudit(t, path)) }
+func countLines(t *testing.T, path string) int { return len(testkit.JSONLines(t, path)) }

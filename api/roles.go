@@ -154,17 +154,7 @@ func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request, p httprouter
 	if _, reserved := rolePrivileges[name]; reserved {
 		return reservedRole(name, "deleted")
 	}
-	res, index, err := s.propose(r.Context(), w, &fsm.DeleteRole{Name: name})
-	if err != nil {
-		return err
-	}
-	s.awaitReplicas(r.Context(), index)
-	found, status := res.Status == fsm.OK, http.StatusOK
-	if !found {
-		status = http.StatusNotFound
-	}
-	writeJSON(w, r, status, map[string]bool{"found": found})
-	return nil
+	return s.deleteNamed(w, r, &fsm.DeleteRole{Name: name})
 }
 
 // roleJSON is a role as GET /_security/role shows it.

@@ -134,12 +134,18 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p httprouter
 	if s.isReserved(name) {
 		return illegalArgument(fmt.Sprintf("user [%s] is reserved and may not be deleted", echoed(name)))
 	}
-	res, index, err := s.propose(r.Context(), w, &fsm.DeleteUser{Username: name})
+	return s.deleteNamed(w, r, &fsm.DeleteUser{Username: name})
+}
+
+// deleteNamed proposes the deletion of a user or role and answers
+// Elasticsearch's {"found": …} (404 when there was none). Found or not
+// (deleted by an earlier request), the answer says it is gone, so it waits
+// until that holds on every node before it is given.
+func (s *Server) deleteNamed(w http.ResponseWriter, r *http.Request, c fsm.Command) error {
+	res, index, err := s.propose(r.Context(), w, c)
 	if err != nil {
 		return err
 	}
-	// Found or not (deleted by an earlier request), the answer says the
-	// user is gone: it holds everywhere before it is given.
 	s.awaitReplicas(r.Context(), index)
 	found, status := res.Status == fsm.OK, http.StatusOK
 	if !found {

@@ -1,10 +1,9 @@
 package audit
 
 import (
-	"bufio"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
+	"github.com/tokend/tokend/test/testkit"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,26 +16,6 @@ import (
 func digestEncodings(d fsm.Digest) []string {
 	return []string{hex.EncodeToString(d[:]), base64.StdEncoding.EncodeToString(d[:]),
 		base64.RawURLEncoding.EncodeToString(d[:]), string(d[:])}
-}
-
-// readEvents returns the events of file.
-func readEvents(t *testing.T, file string) []map[string]any {
-	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []map[string]any
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var e map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatalf("%s: a line is not JSON: %q", file, sc.Text())
-		}
-		out = append(out, e)
-	}
-	return out
 }
 
 func actions(events []map[string]any) []string {
@@ -81,7 +60,7 @@ func TestTrail_FiltersByAction(t *testing.T) {
 			if err := tr.Close(); err != nil {
 				t.Fatal(err)
 			}
-			events := readEvents(t, path)
+			events := testkit.JSONLines(t, path)
 			if got := strings.Join(actions(events), " "); got != c.want {
 				t.Fatalf("written %q, want %q", got, c.want)
 			}
@@ -130,7 +109,7 @@ func TestTrail_ResumesAfterTheLastIndexItHolds(t *testing.T) {
 	}
 	tr.Close()
 	var got []float64
-	for _, e := range readEvents(t, path) {
+	for _, e := range testkit.JSONLines(t, path) {
 		if i, ok := e["log.index"].(float64); ok {
 			got = append(got, i)
 		}
@@ -177,7 +156,7 @@ func TestTrail_RotatesBySizeAndKeepsBoundedFiles(t *testing.T) {
 		t.Fatalf("last index %d, want 200", tr.LastIndex())
 	}
 	tr.Close()
-	rotatedEvents := readEvents(t, path+".1")
+	rotatedEvents := testkit.JSONLines(t, path+".1")
 	want := rotatedEvents[len(rotatedEvents)-1]["log.index"].(float64)
 	os.Remove(path) // as if rotated just before a crash
 	tr, err = Open(Options{Path: path, MaxSize: 2048, MaxFiles: 3})

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -25,21 +24,7 @@ func auditFile(p *proc) string {
 // that is not one.
 func auditLines(t *testing.T, p *proc) []map[string]any {
 	t.Helper()
-	f, err := os.Open(auditFile(p))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []map[string]any
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var e map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatalf("audit line is not JSON: %q", sc.Text())
-		}
-		out = append(out, e)
-	}
-	return out
+	return testkit.JSONLines(t, auditFile(p))
 }
 
 // cutLastLines removes the last n lines of file and half of the one before.
