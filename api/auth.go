@@ -140,7 +140,7 @@ func (s *Server) optionalAuth(r *http.Request) (*principal, error) {
 	if scheme != "basic" && scheme != "bearer" {
 		return nil, nil
 	}
-	if err := s.checkFresh(r.Context()); err != nil {
+	if err := s.reads.CheckFresh(r.Context()); err != nil {
 		return nil, err
 	}
 	var p *principal
@@ -206,7 +206,7 @@ func (s *Server) authBearer(ctx context.Context, tok string) (*principal, error)
 	}
 	rec, found := s.state.AccessToken(d)
 	if !found {
-		if err := s.catchUp(ctx); err != nil {
+		if err := s.reads.CatchUp(ctx); err != nil {
 			return nil, err
 		}
 		if rec, found = s.state.AccessToken(d); !found {
@@ -215,7 +215,7 @@ func (s *Server) authBearer(ctx context.Context, tok string) (*principal, error)
 		}
 	}
 	u, ok := s.state.SharedUser(rec.User) // read-only: see principal
-	if reason, failed := tokenFailure(rec, u, ok, s.clock.now()); failed {
+	if reason, failed := tokenFailure(rec, u, ok, s.clock.Now()); failed {
 		s.meter.authFailed(reason)
 		return nil, errTokenExpired
 	}
@@ -301,7 +301,7 @@ func (s *Server) checkPassword(r *http.Request, name, password string) (fsm.User
 func (s *Server) matchPassword(ctx context.Context, name, password string, reserve func() error) (fsm.User, error) {
 	u, found := s.state.SharedUser(name)
 	if !found {
-		if err := s.catchUp(ctx); err != nil {
+		if err := s.reads.CatchUp(ctx); err != nil {
 			return fsm.User{}, err
 		}
 		u, found = s.state.SharedUser(name)
@@ -313,7 +313,7 @@ func (s *Server) matchPassword(ctx context.Context, name, password string, reser
 		s.meter.authFailed(failUnknown)
 		return fsm.User{}, errBadCredentials
 	}
-	if err := s.catchUp(ctx); err != nil {
+	if err := s.reads.CatchUp(ctx); err != nil {
 		return fsm.User{}, err
 	}
 	fresh, ok := s.state.SharedUser(name)

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode/cluster"
 	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
@@ -48,7 +49,7 @@ func benchServer(b *testing.B) (http.Handler, string) {
 		&fsm.PutUser{User: fsm.User{Username: "elastic", Hash: hash, Roles: []string{"superuser"}, Enabled: true, Realm: fsm.ReservedRealm}},
 		&fsm.CreateToken{Access: digest, User: "elastic", Realm: fsm.ReservedRealm, Lifetime: time.Hour.Milliseconds()},
 	} {
-		c.Header().Time, c.Header().ID = now, newRequestID()
+		c.Header().Time, c.Header().ID = now, cluster.NewRequestID()
 		if res, _, err := node.Propose(context.Background(), c); err != nil || res.Status != fsm.OK {
 			b.Fatalf("seeding %T: %v %v", c, res.Status, err)
 		}

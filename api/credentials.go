@@ -59,13 +59,6 @@ func tokenDigest(tok string) fsm.Digest {
 	return sha256.Sum256(buf[:copy(buf[:], tok)])
 }
 
-// newRequestID returns a fresh ID for one client request's proposal.
-func newRequestID() fsm.RequestID {
-	var id fsm.RequestID
-	_, _ = rand.Read(id[:])
-	return id
-}
-
 // pair is an access token and its refresh token.
 type pair struct {
 	access, refresh string

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode/cluster"
 	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
@@ -101,7 +102,7 @@ func (n *testNode) propose(c fsm.Command) fsm.Result {
 	if c.Header().Time == 0 {
 		c.Header().Time = n.node.log.clock.now().UnixMilli()
 	}
-	c.Header().ID = newRequestID()
+	c.Header().ID = cluster.NewRequestID()
 	res, _, err := n.node.Propose(context.Background(), c)
 	if err != nil {
 		n.t.Fatal(err)

@@ -98,7 +98,7 @@ func (s *Server) introspection(r *http.Request, tok string) ([]byte, error) {
 			return inactiveBody, err
 		}
 		u, ok := s.state.SharedUser(rec.User)
-		if _, failed := tokenFailure(rec, u, ok, s.clock.now()); failed {
+		if _, failed := tokenFailure(rec, u, ok, s.clock.Now()); failed {
 			return inactiveBody, nil
 		}
 		client := rec.User + "/" + rec.Realm.Name // client_credentials: the user itself
@@ -116,7 +116,7 @@ func (s *Server) introspection(r *http.Request, tok string) ([]byte, error) {
 			return inactiveBody, err
 		}
 		u, ok := s.state.SharedUser(rec.User)
-		if rec.Invalidated || rec.UsedAt != 0 || s.clock.now() >= rec.Expires() || !ok || !u.Enabled {
+		if rec.Invalidated || rec.UsedAt != 0 || s.clock.Now() >= rec.Expires() || !ok || !u.Enabled {
 			return inactiveBody, nil
 		}
 		return appendActive(nil, typeRefreshToken, u, rec.Realm, rec.Created, rec.Expires(), rec.Client), nil
@@ -129,7 +129,7 @@ func (s *Server) introspection(r *http.Request, tok string) ([]byte, error) {
 func lookupFresh[T any](s *Server, r *http.Request, d fsm.Digest, get func(fsm.Digest) (T, bool)) (T, bool, error) {
 	rec, found := get(d)
 	if !found {
-		if err := s.catchUp(r.Context()); err != nil {
+		if err := s.reads.CatchUp(r.Context()); err != nil {
 			return rec, false, err
 		}
 		rec, found = get(d)

@@ -92,7 +92,7 @@ func (s *Server) invalidateToken(w http.ResponseWriter, r *http.Request, _ httpr
 	}
 	// Tokens found invalidated before (by username or realm) were so at an
 	// index up to this one: waiting for it covers them too.
-	s.awaitReplicas(r.Context(), index)
+	s.revocations.Await(r.Context(), index)
 	status := http.StatusOK
 	if res.Status == fsm.NotFound && (c.By == fsm.ByAccessToken || c.By == fsm.ByRefreshToken) {
 		status = http.StatusNotFound
@@ -120,7 +120,7 @@ func (s *Server) invalidateLocally(w http.ResponseWriter, r *http.Request, c *fs
 	}
 	found, invalidated := lookup()
 	if !found {
-		if err := s.catchUp(r.Context()); err != nil {
+		if err := s.reads.CatchUp(r.Context()); err != nil {
 			return true, err
 		}
 		found, invalidated = lookup()

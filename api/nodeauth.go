@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/api/metrics"
+	"github.com/tokend/tokend/raftnode/cluster"
 	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
@@ -26,13 +27,13 @@ import (
 // be used again. The older X-Tokend-Node-Secret header, which carried the
 // secret itself, is refused as a failed node authentication and never
 // compared.
-const headerNodeAuth = "X-Tokend-Node-Auth"
+const headerNodeAuth = cluster.HeaderNodeAuth
 
 // Paths of node routes that accept a proof meant for any node (a URL, not
 // a known member, was asked).
 const (
-	joinPath   = "/_tokend/cluster/join"
-	statusPath = "/_tokend/cluster/status"
+	joinPath   = cluster.PathJoin
+	statusPath = cluster.PathStatus
 )
 
 // Failed node authentications are limited per remote address: nodeFailBurst
@@ -213,39 +214,6 @@ func remoteHost(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// signAsNode marks req, about to be sent to node audience ("" when only its
-// URL is known), as this node's own request: this node's ID, the client
-// address it vouches for (none if ""), and a proof under the credential
-// when this node knows it. body is req's body, or nil with unsigned set
-// for a streamed one.
-func (s *Server) signAsNode(req *http.Request, audience, clientAddr string, body []byte, unsigned bool) {
-	req.Header.Set(headerForwarded, s.cfg.NodeID)
-	req.Header.Del(headerNodeAuth)
-	req.Header.Del(headerNodeSecret)
-	req.Header.Del(headerClientAddr)
-	if clientAddr != "" {
-		req.Header.Set(headerClientAddr, clientAddr)
-	}
-	secret, ok := s.cfg.Credential.Secret()
-	if !ok {
-		return
-	}
-	digest := peerauth.BodyDigest(body)
-	if unsigned {
-		digest = peerauth.UnsignedBody
-	}
-	q := peerauth.Request{Method: req.Method, Target: req.URL.RequestURI(), Audience: audience,
-		NodeID: s.cfg.NodeID, ClientAddr: clientAddr, BodyDigest: digest}
-	req.Header.Set(headerNodeAuth, peerauth.Sign(secret, q, time.Now()))
-}
-
-// canProveNode reports whether this node can prove to others that it is a
-// node: it knows the credential or has a cluster certificate.
-func (s *Server) canProveNode() bool {
-	_, ok := s.cfg.Credential.Secret()
-	return ok || len(s.cfg.ClusterCA) > 0
 }
 
 // requireNode admits only nodes to a node-only route: with a cluster CA a

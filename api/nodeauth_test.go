@@ -33,7 +33,7 @@ func TestClientAddr_VouchedOnlyUnderAValidSingleUseProof(t *testing.T) {
 	const path, body = "/_security/_authenticate", ""
 	// What the follower sends when it forwards a request of 192.0.2.7.
 	fwd := httptest.NewRequest("GET", path, nil)
-	follower.srv.signAsNode(fwd, "n1", "192.0.2.7", nil, false)
+	follower.srv.cluster.Sign(fwd, "n1", "192.0.2.7", nil)
 	captured := []string{headerForwarded, fwd.Header.Get(headerForwarded), headerNodeAuth, fwd.Header.Get(headerNodeAuth),
 		headerClientAddr, fwd.Header.Get(headerClientAddr)}
 	if strings.Contains(strings.Join(captured, " "), testSecret) {
@@ -62,7 +62,7 @@ func TestClientAddr_VouchedOnlyUnderAValidSingleUseProof(t *testing.T) {
 	}
 	// Another address under a fresh proof's signature: refused.
 	fresh := httptest.NewRequest("GET", path, nil)
-	follower.srv.signAsNode(fresh, "n1", "192.0.2.7", nil, false)
+	follower.srv.cluster.Sign(fresh, "n1", "192.0.2.7", nil)
 	w = leader.serveFrom("203.0.113.5:999", "GET", path, body, headerForwarded, "n2",
 		headerNodeAuth, fresh.Header.Get(headerNodeAuth), headerClientAddr, "198.51.100.1")
 	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), "node proof does not match") {
@@ -114,7 +114,7 @@ func TestFetchStatus_BogusAddressLearnsNothingReusable(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	defer bogus.Close()
-	if _, err := leader.srv.fetchStatus(t.Context(), "ghost", bogus.URL); err == nil {
+	if _, err := leader.srv.cluster.Members().FetchStatus(t.Context(), "ghost", bogus.URL); err == nil {
 		t.Fatal("the bogus node's 503 was taken for a status")
 	}
 	h := <-captured

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/tokend/tokend/raftnode/cluster"
 )
 
 // Authentication failure limits. Each key may fail burst times in a row; one
@@ -26,7 +28,7 @@ const (
 // the address of the client that sent it. The leader trusts it only from a
 // node (peerOf): under the node's proof, which covers it, or over a cluster
 // certificate.
-const headerClientAddr = "X-Tokend-Client-Addr"
+const headerClientAddr = cluster.HeaderClientAddr
 
 // authLimits limits password failures (Basic authentication and the password
 // grant) per username and per client address, on each node.

@@ -35,7 +35,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	if err != nil {
 		return err
 	}
-	s.awaitReplicas(r.Context(), index)
+	s.revocations.Await(r.Context(), index)
 	return writeRevoked(w)
 }
 

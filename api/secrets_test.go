@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode/cluster"
 	"github.com/tokend/tokend/raftnode/peerauth"
 	"github.com/tokend/tokend/test/testkit"
 )
@@ -118,7 +119,7 @@ func TestSecrets_NeverInLogsErrorsMetricsLogEntriesOrSnapshots(t *testing.T) {
 	l.do("POST", "/_tokend/cluster/join", `{"node_id":"n9","raft_addr":"h9:9300","http_addr":"h9:9200"}`,
 		basicAuth("elastic", "elastic-pw")...).want(t, 200) // its answer carries the credential
 	enrolled := l.do("POST", enrollPath, `{"ttl":"5m"}`, admin...).want(t, 200).json(t)["token"].(string)
-	e, err := ParseEnrollment(enrolled)
+	e, err := cluster.ParseEnrollment(enrolled)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,8 +114,8 @@ func (s *Server) tokenRoute(h handlerFunc) handlerFunc {
 
 // createToken serves POST /_security/oauth2/token. Any node serves the
 // password and client_credentials grants: it checks the credentials and
-// proposes the new token through its batcher (which needs the node credential
-// or a cluster CA on a follower). A refresh is served by the leader, which
+// proposes the new token through writes.ProposeToken, which batches it
+// (and needs the node credential or a cluster CA on a follower). A refresh is served by the leader, which
 // decides single use, and relayed to it from a follower, under one request
 // ID, to the next leader if that one is lost (relay).
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
@@ -128,7 +128,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p httproute
 			return fromNode(raftnode.ErrNotLeader) // never a second hop
 		}
 		if id, _ := s.node.Leader(); id == "" {
-			return s.noLeaderError(r.Context())
+			return s.members.NoLeader(r.Context())
 		}
 	}
 	body, err := readBody(r)
@@ -142,15 +142,15 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p httproute
 	if err := q.validate(); err != nil {
 		return err
 	}
-	if (q.GrantType == grantRefreshToken || !s.batchesForwardable()) && !s.node.IsLeader() {
+	if (q.GrantType == grantRefreshToken || !s.writes.BatchesForwardable()) && !s.node.IsLeader() {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		if q.GrantType == grantRefreshToken {
 			return s.relay(w, r, p, s.createToken)
 		}
 		// The leader draws these tokens: sent again, it would draw others,
 		// so the grant goes to the leader once.
-		s.batching.unbatched.Inc()
-		return s.toLeader(w, r)
+		s.meter.unbatched.Inc()
+		return s.forwarder.Forward(w, r, s.clientAddr(r))
 	}
 	switch q.GrantType {
 	case grantPassword:
@@ -229,8 +229,8 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, g grant) error {
 	// disabled, or the credentials changed, since they were checked. This
 	// node need not wait to apply the new token: a node that does not know a
 	// token catches up before it answers (read-your-writes holds through
-	// catchUp).
-	res, err := s.proposeToken(r.Context(), c)
+	// reads.CatchUp).
+	res, err := s.writes.ProposeToken(r.Context(), c)
 	if err != nil {
 		return err
 	}
@@ -286,7 +286,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, q *tokenRe
 		// A refusal says the refresh token is spent or revoked, the first
 		// time (Revoked > 0 on a replay) or again: either holds everywhere
 		// before it is answered.
-		s.awaitReplicas(r.Context(), index)
+		s.revocations.Await(r.Context(), index)
 		return invalidGrant(refreshFailures[res.Status])
 	}
 	u, found := s.state.User(res.User)

@@ -1,4 +1,4 @@
-package api
+package cluster
 
 import (
 	"context"
@@ -7,11 +7,8 @@ import (
 	"github.com/tokend/tokend/fsm"
 )
 
-// Bounds of write batching.
+// Bounds of write batching (see also MaxBatch).
 const (
-	// maxBatch is the most commands sent as one batch: one Raft entry of
-	// about 40 KiB of token creations.
-	maxBatch = 256
 	// maxBatchesInFlight is how many batches a node has on their way at
 	// once. Commands that arrive meanwhile wait and leave together in the
 	// next batch, so batches grow with the load and a lone request is sent
@@ -68,7 +65,7 @@ func (b *batcher) submit(ctx context.Context, c fsm.Command) (fsm.Result, error)
 // startLocked starts sending queued calls while a slot is free.
 func (b *batcher) startLocked() {
 	for len(b.queue) > 0 && b.inFlight < maxBatchesInFlight {
-		n := min(len(b.queue), maxBatch)
+		n := min(len(b.queue), MaxBatch)
 		calls := b.queue[:n:n]
 		b.queue = b.queue[n:]
 		b.inFlight++

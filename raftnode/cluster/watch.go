@@ -1,4 +1,4 @@
-package api
+package cluster
 
 import (
 	"context"
@@ -28,9 +28,6 @@ const (
 	announceCallTimeout  = 3 * time.Second
 )
 
-// removedReason is what a node the cluster removed answers and logs.
-const removedReason = "this node was removed from the cluster; wipe its data dir and --join again"
-
 // memberWatch is the state of this node's membership checks.
 type memberWatch struct {
 	// removed is set once the members in contact with a leader say this
@@ -43,7 +40,7 @@ type memberWatch struct {
 	announceRefused  bool
 }
 
-// checkRemoved is a non-leader's check that it still belongs to the
+// CheckRemoved is a non-leader's check that it still belongs to the
 // cluster. A node the cluster removed while it was down restarts with a log
 // that still lists it as a voter: it campaigns, the members reject its
 // (pre-)votes because it is not in their configuration, and nothing tells
@@ -51,14 +48,14 @@ type memberWatch struct {
 // (or since it started), it asks the members it knows (and the configured
 // peers) for their status every removedCheckEvery; if
 // those in contact with a leader all leave it out of their configuration, it
-// logs an error once and reports itself removed (readyz, health, 503s) until
+// logs an error once and reports itself removed (Removed) until
 // a leader contacts it again. It never proposes or campaigns itself.
-func (s *Server) checkRemoved(ctx context.Context) {
-	w := &s.watch
-	st := s.node.Stats()
+func (m *Members) CheckRemoved(ctx context.Context) {
+	w := &m.watch
+	st := m.node.Stats()
 	if st.LeaderID != "" && !st.LastContact.IsZero() && time.Since(st.LastContact) < removedCheckAfter {
 		if w.removed.CompareAndSwap(true, false) {
-			s.log.Info("a leader is in contact with this node again; it is a member of the cluster")
+			m.log.Info("a leader is in contact with this node again; it is a member of the cluster")
 		}
 		return
 	}
@@ -66,38 +63,38 @@ func (s *Server) checkRemoved(ctx context.Context) {
 		return
 	}
 	w.lastRemovedCheck = time.Now()
-	urls := s.peerURLs()
+	urls := m.peerURLs()
 	if len(urls) == 0 {
 		return // a fresh node that has not joined yet: nothing to ask
 	}
-	member, removed, by := s.askMembership(ctx, urls)
+	member, removed, by := m.askMembership(ctx, urls)
 	if !removed || member || w.removed.Swap(true) {
 		return
 	}
-	s.log.Error("this node was removed from the cluster: the members in contact with the leader no longer "+
+	m.log.Error("this node was removed from the cluster: the members in contact with the leader no longer "+
 		"count it, and it will not rejoin with its old data; wipe the data dir and --join again",
-		"told_by", by, "node", s.cfg.NodeID)
+		"told_by", by, "node", m.cfg.NodeID)
 }
 
 // peerURLs lists the base URLs of the other members this node knows from
 // its configuration and state, then the configured peers, without
 // duplicates or this node. It is empty while this node has no
 // configuration at all (a fresh node before its first join).
-func (s *Server) peerURLs() []string {
-	servers, err := s.node.Servers()
+func (m *Members) peerURLs() []string {
+	servers, err := m.node.Servers()
 	if err != nil || len(servers) == 0 {
 		return nil
 	}
 	var urls []string
 	for _, srv := range servers {
-		if addr, ok := s.state.NodeAddr(srv.ID); ok && srv.ID != s.cfg.NodeID {
-			urls = append(urls, s.baseURL(addr))
+		if addr, ok := m.state.NodeAddr(srv.ID); ok && srv.ID != m.cfg.NodeID {
+			urls = append(urls, m.peers.baseURL(addr))
 		}
 	}
-	for _, p := range s.cfg.Peers {
-		urls = append(urls, s.baseURL(p))
+	for _, p := range m.cfg.Peers {
+		urls = append(urls, m.peers.baseURL(p))
 	}
-	return distinct(urls, s.baseURL(s.cfg.HTTPAdvertise))
+	return distinct(urls, m.peers.baseURL(m.cfg.HTTPAdvertise))
 }
 
 // distinct returns urls in order without repeats and without skip.
@@ -117,21 +114,21 @@ func distinct(urls []string, skip string) []string {
 // from other nodes of this cluster that know a leader count: member if any
 // lists this node, removed if some answered and none does; by names one
 // member that left it out.
-func (s *Server) askMembership(ctx context.Context, urls []string) (member, removed bool, by string) {
+func (m *Members) askMembership(ctx context.Context, urls []string) (member, removed bool, by string) {
 	ctx, cancel := context.WithTimeout(ctx, statusAskTimeout)
 	defer cancel()
-	uuid := s.state.ClusterUUID()
+	uuid := m.state.ClusterUUID()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, u := range urls {
 		wg.Go(func() {
-			st, err := s.fetchStatus(ctx, "", u)
-			if err != nil || st.LeaderID == "" || st.ID == s.cfg.NodeID || (uuid != "" && st.ClusterUUID != uuid) {
+			st, err := m.peers.fetchStatus(ctx, "", u)
+			if err != nil || st.LeaderID == "" || st.ID == m.cfg.NodeID || (uuid != "" && st.ClusterUUID != uuid) {
 				return
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if slices.Contains(st.Members, s.cfg.NodeID) {
+			if slices.Contains(st.Members, m.cfg.NodeID) {
 				member = true
 			} else {
 				removed, by = true, st.ID
@@ -142,30 +139,30 @@ func (s *Server) askMembership(ctx context.Context, urls []string) (member, remo
 	return member, removed, by
 }
 
-// announce makes sure the cluster has this node's current addresses. A
+// Announce makes sure the cluster has this node's current addresses. A
 // member restarted with a new Raft address (or HTTP address) still appears
 // under its old one: the leader cannot reach it, or followers cannot forward
 // to it. On the leader the Raft address is corrected directly (the HTTP one
-// by registerSelf); elsewhere the node asks the cluster to re-address it
+// by registerSelf, on the leader); elsewhere the node asks the cluster to re-address it
 // with a join that says it has state, so that the cluster re-addresses a
 // member but refuses a node it removed. Attempts are spaced by
 // announceEvery, or announceRefusedEvery after a refusal.
-func (s *Server) announce(ctx context.Context) {
-	raftMoved, httpMoved := s.addressesMoved()
+func (m *Members) Announce(ctx context.Context) {
+	raftMoved, httpMoved := m.addressesMoved()
 	if !raftMoved && !httpMoved {
 		return
 	}
-	if s.node.IsLeader() {
+	if m.node.IsLeader() {
 		if raftMoved {
-			jctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+			jctx, cancel := context.WithTimeout(ctx, m.cfg.RequestTimeout)
 			defer cancel()
-			if err := s.node.Join(jctx, s.cfg.NodeID, s.node.Addr()); err != nil {
-				s.log.Warn("cannot record this node's new Raft address", "err", err)
+			if err := m.node.Join(jctx, m.cfg.NodeID, m.node.Addr()); err != nil {
+				m.log.Warn("cannot record this node's new Raft address", "err", err)
 			}
 		}
 		return
 	}
-	w := &s.watch
+	w := &m.watch
 	every := announceEvery
 	if w.announceRefused {
 		every = announceRefusedEvery
@@ -174,7 +171,7 @@ func (s *Server) announce(ctx context.Context) {
 		return
 	}
 	w.lastAnnounce = time.Now()
-	s.announceTo(ctx, s.announceURLs())
+	m.announceTo(ctx, m.announceURLs())
 }
 
 // addressesMoved compares this node's addresses with those the cluster has
@@ -182,63 +179,63 @@ func (s *Server) announce(ctx context.Context) {
 // in contact with the leader and caught up, so that its state is current)
 // the HTTP address in the state. A node missing from its configuration has
 // nothing to correct.
-func (s *Server) addressesMoved() (raftMoved, httpMoved bool) {
-	servers, err := s.node.Servers()
+func (m *Members) addressesMoved() (raftMoved, httpMoved bool) {
+	servers, err := m.node.Servers()
 	if err != nil {
 		return false, false
 	}
-	i := slices.IndexFunc(servers, func(srv raftnode.Server) bool { return srv.ID == s.cfg.NodeID })
+	i := slices.IndexFunc(servers, func(srv raftnode.Server) bool { return srv.ID == m.cfg.NodeID })
 	if i < 0 {
 		return false, false
 	}
-	raftMoved = servers[i].Address != s.node.Addr()
-	st := s.node.Stats()
-	inContact := st.LeaderID != "" && (st.LeaderID == s.cfg.NodeID ||
+	raftMoved = servers[i].Address != m.node.Addr()
+	st := m.node.Stats()
+	inContact := st.LeaderID != "" && (st.LeaderID == m.cfg.NodeID ||
 		(!st.LastContact.IsZero() && time.Since(st.LastContact) < maxStaleness))
-	if inContact && st.CommitIndex <= st.AppliedIndex+maxApplyLag {
-		addr, _ := s.state.NodeAddr(s.cfg.NodeID)
-		httpMoved = addr != s.cfg.HTTPAdvertise
+	if inContact && st.CommitIndex <= st.AppliedIndex+MaxApplyLag {
+		addr, _ := m.state.NodeAddr(m.cfg.NodeID)
+		httpMoved = addr != m.cfg.HTTPAdvertise
 	}
 	return raftMoved, httpMoved
 }
 
 // announceURLs are the leader's API first, when known, then every other
 // member and configured peer.
-func (s *Server) announceURLs() []string {
+func (m *Members) announceURLs() []string {
 	var urls []string
-	if _, base, err := s.leaderBase(); err == nil {
+	if _, base, err := m.leaders.base(); err == nil {
 		urls = append(urls, base)
 	}
-	return distinct(append(urls, s.peerURLs()...), "")
+	return distinct(append(urls, m.peerURLs()...), "")
 }
 
 // announceTo sends this node's join-with-state to the first of urls that
 // accepts it.
-func (s *Server) announceTo(ctx context.Context, urls []string) {
-	body, _ := json.Marshal(JoinRequest{NodeID: s.cfg.NodeID, RaftAddr: s.node.Addr(),
-		HTTPAddr: s.cfg.HTTPAdvertise, HasState: true, Replica: s.cfg.Replica})
+func (m *Members) announceTo(ctx context.Context, urls []string) {
+	body, _ := json.Marshal(JoinRequest{NodeID: m.cfg.NodeID, RaftAddr: m.node.Addr(),
+		HTTPAddr: m.cfg.HTTPAdvertise, HasState: true, Replica: m.cfg.Replica})
 	var last error
 	for _, u := range urls {
 		cctx, cancel := context.WithTimeout(ctx, announceCallTimeout)
-		secret, _ := s.cfg.Credential.Secret()
-		last = joinOnce(cctx, s.client, u, body, string(secret), "", "")
+		secret, _ := m.cfg.Credential.Secret()
+		last = joinOnce(cctx, m.peers.client, u, body, string(secret), "", "")
 		cancel()
 		switch {
 		case last == nil:
-			s.watch.announceRefused = false
-			s.log.Info("told the cluster this node's new addresses", "raft_addr", s.node.Addr(), "http_addr", s.cfg.HTTPAdvertise, "via", u)
+			m.watch.announceRefused = false
+			m.log.Info("told the cluster this node's new addresses", "raft_addr", m.node.Addr(), "http_addr", m.cfg.HTTPAdvertise, "via", u)
 			return
 		case errors.Is(last, errJoinRefused):
-			if !s.watch.announceRefused {
-				s.log.Error("the cluster refused this node's new addresses", "err", last)
+			if !m.watch.announceRefused {
+				m.log.Error("the cluster refused this node's new addresses", "err", last)
 			}
-			s.watch.announceRefused = true
+			m.watch.announceRefused = true
 			return
 		}
 	}
 	if last != nil {
-		s.log.Warn("cannot tell the cluster this node's new addresses yet; retrying", "err", last)
+		m.log.Warn("cannot tell the cluster this node's new addresses yet; retrying", "err", last)
 	} else {
-		s.log.Error("this node's addresses changed but it knows no member to tell; restart it with --join URL of a member")
+		m.log.Error("this node's addresses changed but it knows no member to tell; restart it with --join URL of a member")
 	}
 }

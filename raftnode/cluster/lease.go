@@ -1,8 +1,6 @@
-package api
+package cluster
 
 import (
-	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,7 +38,7 @@ const (
 )
 
 // fenceWait bounds how long a token check waits for this node to apply a
-// revocation it was told of (readLease.fence) before it answers 503.
+// revocation it was told of (readLease.fence) before it refuses it.
 const fenceWait = time.Second
 
 // leaseLedger is the leader's account of the read leases it granted
@@ -63,10 +61,10 @@ type leaseLedger interface {
 	Holders(at time.Duration, self string, members []string) []lease.Hold
 }
 
-// newLeaseLedger returns the ledger of a node's grants: each lasts
-// maxStaleness on the monotonic clock.
-func newLeaseLedger() leaseLedger {
-	return lease.New(maxStaleness, leaderLease, lease.MonotonicClock())
+// newLeaseLedger returns the ledger of a node's grants: each lasts length
+// (maxStaleness) on the monotonic clock.
+func newLeaseLedger(length time.Duration) leaseLedger {
+	return lease.New(length, leaderLease, lease.MonotonicClock())
 }
 
 // readLease is what lets a node answer token checks from its own state.
@@ -78,7 +76,7 @@ func newLeaseLedger() leaseLedger {
 // completed: on a follower the leader's read index, then applying it; on
 // the leader a quorum confirming its leadership. The leader records each
 // grant (leaseLedger), and a revocation waits for the holders of grants
-// that may miss it (awaitReplicas); a holder confirms by applying the
+// that may miss it (Revocations.Await); a holder confirms by applying the
 // revocation or by raising its fence to it, after which it answers no read
 // before it has applied it.
 type readLease struct {
@@ -86,9 +84,9 @@ type readLease struct {
 	// Every token check reads it, so it is an atomic.
 	held atomic.Pointer[heldLease]
 	// lastLeader is the other node this node last saw leading, and in
-	// which term: the previous leader, once this node leads (keepLease).
+	// which term: the previous leader, once this node leads (Reads.keep).
 	lastLeader atomic.Pointer[seenLeader]
-	// used records that a read relied on the lease since keepLease last
+	// used records that a read relied on the lease since Reads.keep last
 	// renewed it: an idle leader does not renew its short lease (each
 	// renewal may commit a marker entry, see raftnode's verifyLeader).
 	used atomic.Bool
@@ -189,76 +187,6 @@ func (l *readLease) raiseFence(index uint64) {
 	}
 }
 
-// renewLease makes sure this node holds a read lease, catching up with the
-// leader if it does not, and has applied every revocation it was fenced
-// for.
-func (s *Server) renewLease(ctx context.Context) error {
-	var leaderTerm uint64
-	if s.node.IsLeader() {
-		leaderTerm = s.node.Term()
-	}
-	if !s.lease.valid(time.Now(), leaderTerm) {
-		if err := s.catchUp(ctx); err != nil {
-			return err
-		}
-	}
-	if !s.lease.used.Load() {
-		s.lease.used.Store(true)
-	}
-	fence := s.lease.fence.Load()
-	if fence <= s.state.AppliedIndex() {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, fenceWait)
-	defer cancel()
-	if err := s.node.WaitApplied(ctx, fence); err != nil {
-		return unavailable("status_exception",
-			fmt.Sprintf("this node has not applied revocation [%d] of the leader yet", fence))
-	}
-	return nil
-}
-
-// keepLease renews this node's read lease while a leader is known, until
-// ctx ends: every leaderLeaseRenewEvery on the leader while reads use it,
-// every leaseRenewEvery elsewhere. Failures are left to the next round and to
-// checkFresh, which refuses reads once the lease has run out. On the leader
-// it also tells the ledger the term and the previous leader, so that a new
-// leader's take-over time starts within a round; elsewhere it notes the
-// leader it sees, the previous one should this node lead next.
-func (s *Server) keepLease(ctx context.Context) {
-	tick := time.NewTicker(leaderLeaseRenewEvery)
-	defer tick.Stop()
-	var tried time.Time // a follower's last attempt: at most one a leaseRenewEvery, failed or not
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		st := s.node.Stats()
-		switch {
-		case st.LeaderID == "":
-			continue
-		case st.LeaderID == s.cfg.NodeID:
-			s.grants.Lead(st.Term, s.lease.previousLeader(st.Term))
-			if !s.lease.used.Swap(false) {
-				continue // idle: the next read renews it on demand
-			}
-		default:
-			s.lease.sawLeader(st.LeaderID, st.Term)
-			if s.lease.age(time.Now()) < leaseRenewEvery || time.Since(tried) < leaseRenewEvery {
-				continue
-			}
-			tried = time.Now()
-		}
-		rctx, cancel := context.WithTimeout(ctx, leaseRenewEvery)
-		if err := s.catchUp(rctx); err != nil {
-			s.log.Debug("read lease not renewed", "err", err)
-		}
-		cancel()
-	}
-}
-
 // catchUpFlights merges concurrent catch-ups: every caller needs one that
 // starts after it asked (read-your-writes), so callers that arrive while one
 // runs share the next, and one read-index round trip answers them all. A
@@ -280,55 +208,4 @@ type catchUpFlights struct {
 type catchUpFlight struct {
 	done chan struct{}
 	err  error
-}
-
-// catchUp returns once the local state has applied the leader's commit index
-// as of a moment after the call, so that anything the cluster answered 200
-// for before this call is visible here (see catchUpOnce). Concurrent calls
-// share a round trip (catchUpFlights).
-func (s *Server) catchUp(ctx context.Context) error {
-	g := &s.lease.flights
-	g.mu.Lock()
-	f := g.next
-	if f == nil {
-		f = &catchUpFlight{done: make(chan struct{})}
-		g.next = f
-	} else {
-		g.joined.Add(1)
-	}
-	s.startCatchUpLocked()
-	g.mu.Unlock()
-	select {
-	case <-f.done:
-		return f.err
-	case <-ctx.Done():
-		return fromNode(fmt.Errorf("api: catching up with the leader: %w", ctx.Err()))
-	}
-}
-
-// startCatchUpLocked starts the waiting catch-up, if any, unless one with
-// the current leader is under way (its end starts the next). The caller
-// holds flights.mu.
-func (s *Server) startCatchUpLocked() {
-	g := &s.lease.flights
-	leader, _ := s.node.Leader()
-	if g.next == nil || g.running[leader] > 0 {
-		return
-	}
-	if g.running == nil {
-		g.running = map[string]int{}
-	}
-	f := g.next
-	g.next = nil
-	g.running[leader]++
-	go func() {
-		f.err = s.catchUpOnce(context.Background())
-		close(f.done)
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		if g.running[leader]--; g.running[leader] == 0 {
-			delete(g.running, leader)
-		}
-		s.startCatchUpLocked()
-	}()
 }

@@ -1,4 +1,4 @@
-package api
+package cluster
 
 import (
 	"context"
@@ -7,9 +7,7 @@ import (
 	"time"
 )
 
-// Sampling of the voters' clocks, so that the leader stamps commands with
-// the cluster's time rather than its own: one node whose clock is far
-// ahead (or behind) does not move the log's time when it leads.
+// Sampling of the voters' clocks (see Clock).
 const (
 	// clockSampleTimeout bounds one round of samples; an answer that took
 	// longer says too little about the member's clock.
@@ -19,7 +17,7 @@ const (
 )
 
 // clockSample is one measurement of a voter's wall clock relative to this
-// node's: offset is added to this node's clock to read the voter's.
+// node's: offset is added to this node's clock to read the voter'c.
 type clockSample struct {
 	offset time.Duration
 	at     time.Time // this node's monotonic clock
@@ -31,13 +29,13 @@ type clockOffsets struct {
 	samples map[string]clockSample
 }
 
-// sampleClocks measures every other voter's clock (the clock_ms of its
+// sample measures every other voter's clock (the clock_ms of its
 // status) against this node's, taking the middle of the round trip as the
 // moment the voter read it. Every node samples, every housekeeping round,
 // so that a node that becomes leader stamps the cluster's time from its
 // first command.
-func (s *Server) sampleClocks(ctx context.Context) {
-	servers, err := s.node.Servers()
+func (c *Clock) sample(ctx context.Context) {
+	servers, err := c.node.Servers()
 	if err != nil {
 		return
 	}
@@ -45,25 +43,25 @@ func (s *Server) sampleClocks(ctx context.Context) {
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, srv := range servers {
-		addr, ok := s.state.NodeAddr(srv.ID)
-		if !srv.Voter || srv.ID == s.cfg.NodeID || !ok || addr == "" {
+		addr, ok := c.state.NodeAddr(srv.ID)
+		if !srv.Voter || srv.ID == c.nodeID || !ok || addr == "" {
 			continue
 		}
 		wg.Go(func() {
-			sent := s.cfg.Clock()
-			st, err := s.fetchStatus(ctx, srv.ID, addr)
-			back := s.cfg.Clock()
+			sent := c.wall()
+			st, err := c.peers.fetchStatus(ctx, srv.ID, addr)
+			back := c.wall()
 			if err != nil || st.ID != srv.ID || st.ClockMillis == 0 {
 				return
 			}
 			mid := sent.Add(back.Sub(sent) / 2)
-			s.offsets.record(srv.ID, time.UnixMilli(st.ClockMillis).Sub(mid))
+			c.offsets.record(srv.ID, time.UnixMilli(st.ClockMillis).Sub(mid))
 		})
 	}
 	wg.Wait()
-	now := s.cfg.Clock()
-	if off := now.Sub(s.offsets.clusterTime(now)); off > skewWarnAbove || off < -skewWarnAbove {
-		s.clock.warnOffCluster(off)
+	now := c.wall()
+	if off := c.offset(now); off > skewWarnAbove || off < -skewWarnAbove {
+		c.warnOffCluster(off)
 	}
 }
 
@@ -94,4 +92,10 @@ func (o *clockOffsets) clusterTime(wall time.Time) time.Time {
 	}
 	slices.SortFunc(readings, func(a, b time.Time) int { return a.Compare(b) })
 	return readings[(len(readings)-1)/2]
+}
+
+// offset is how far this node's clock reading now is ahead of the voters'
+// median (behind if negative), as last sampled.
+func (c *Clock) offset(now time.Time) time.Duration {
+	return now.Sub(c.offsets.clusterTime(now))
 }

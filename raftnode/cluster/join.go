@@ -1,4 +1,4 @@
-package api
+package cluster
 
 import (
 	"bytes"
@@ -26,6 +26,41 @@ const (
 
 // errJoinRefused marks an answer that retrying cannot change (400, 401, 403).
 var errJoinRefused = errors.New("join request refused")
+
+// JoinRequest asks the cluster to add a node (POST /_tokend/cluster/join).
+type JoinRequest struct {
+	// NodeID is the joining node's Raft server ID.
+	NodeID string `json:"node_id"`
+	// RaftAddr is its advertised Raft address.
+	RaftAddr string `json:"raft_addr"`
+	// HTTPAddr is its advertised API address (host:port).
+	HTTPAddr string `json:"http_addr"`
+	// HasState says the node already holds Raft state: it is a member that
+	// restarted and reports its (new) addresses. It must then still be a
+	// member; a node the cluster removed is refused rather than let back in
+	// with its old log. Without state, a node whose ID is a voter (its data
+	// dir was wiped) is re-added as a non-voter, so that it cannot vote
+	// before it has caught up.
+	HasState bool `json:"has_state,omitempty"`
+	// Replica asks for the node to be a read replica: a non-voter that is
+	// never promoted (recorded in the state, see fsm.SetNode.Replica).
+	Replica bool `json:"replica,omitempty"`
+}
+
+// JoinAnswer is the answer to POST /_tokend/cluster/join.
+type JoinAnswer struct {
+	Acknowledged bool `json:"acknowledged"`
+	// NodeCredential is the cluster's node credential, by which members
+	// authenticate each other's Raft connections and node-to-node calls.
+	// Only a joiner the route authenticated (node secret, cluster
+	// certificate, enrollment token or superuser) gets an answer at all. It is sent even to a
+	// joiner that presented the node secret, which then learns nothing new
+	// (and can check that its --node-secret is the cluster's). Empty when
+	// the answering leader knows none.
+	NodeCredential string `json:"node_credential,omitempty"`
+	// URL is the join URL of the member that answered (not sent).
+	URL string `json:"-"`
+}
 
 // Join asks an existing cluster to add this node: it POSTs req to
 // /_tokend/cluster/join on each of urls in turn (any member will do:
@@ -70,11 +105,11 @@ func joinLoop(ctx context.Context, tlsCfg *tls.Config, urls []string, req JoinRe
 		opt(&o)
 	}
 	if len(urls) == 0 {
-		return JoinAnswer{}, errors.New("api: join: no URLs to join")
+		return JoinAnswer{}, errors.New("cluster: join: no URLs to join")
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
-		return JoinAnswer{}, fmt.Errorf("api: join: %w", err)
+		return JoinAnswer{}, fmt.Errorf("cluster: join: %w", err)
 	}
 	client := &http.Client{Timeout: joinCallTimeout, Transport: &http.Transport{TLSClientConfig: tlsCfg.Clone()}}
 	backoff := joinFirstBackoff
@@ -90,17 +125,17 @@ func joinLoop(ctx context.Context, tlsCfg *tls.Config, urls []string, req JoinRe
 				o.failed(u, last)
 			}
 			if errors.Is(last, errJoinRefused) {
-				return JoinAnswer{}, fmt.Errorf("api: join: %w", last)
+				return JoinAnswer{}, fmt.Errorf("cluster: join: %w", last)
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return JoinAnswer{}, fmt.Errorf("api: join: %w (last attempt: %v)", ctx.Err(), last)
+			return JoinAnswer{}, fmt.Errorf("cluster: join: %w (last attempt: %v)", ctx.Err(), last)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, joinMaxBackoff)
 	}
-	return JoinAnswer{}, fmt.Errorf("api: join: no member accepted the join after %d rounds: %w", joinMaxRounds, last)
+	return JoinAnswer{}, fmt.Errorf("cluster: join: no member accepted the join after %d rounds: %w", joinMaxRounds, last)
 }
 
 // JoinOption adjusts JoinTLS.
@@ -129,7 +164,7 @@ func joinAsk(ctx context.Context, client *http.Client, base string, body []byte,
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
-	url := strings.TrimRight(base, "/") + "/_tokend/cluster/join"
+	url := strings.TrimRight(base, "/") + PathJoin
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return JoinAnswer{}, fmt.Errorf("%w: %v", errJoinRefused, err)
@@ -137,13 +172,13 @@ func joinAsk(ctx context.Context, client *http.Client, base string, body []byte,
 	req.Header.Set("Content-Type", "application/json")
 	if auth.secret != "" {
 		q := peerauth.Request{Method: req.Method, Target: req.URL.RequestURI(), BodyDigest: peerauth.BodyDigest(body)}
-		req.Header.Set(headerNodeAuth, peerauth.Sign([]byte(auth.secret), q, time.Now()))
+		req.Header.Set(HeaderNodeAuth, peerauth.Sign([]byte(auth.secret), q, time.Now()))
 	}
 	if auth.user != "" {
 		req.SetBasicAuth(auth.user, auth.password)
 	}
 	if auth.enrollment != "" {
-		req.Header.Set(headerEnrollment, auth.enrollment)
+		req.Header.Set(HeaderEnrollment, auth.enrollment)
 	}
 	resp, err := client.Do(req)
 	if errors.Is(err, ErrUntrustedCluster) {

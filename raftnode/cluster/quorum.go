@@ -1,8 +1,7 @@
-package api
+package cluster
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -32,47 +31,38 @@ type reachCache struct {
 	voters    int
 }
 
-// noLeaderError is the 503 for a request that needs a leader when this node
-// knows none. Its reason tells an operator why: this node was removed, the
-// voters reachable from here are too few for a quorum ("no leader: quorum
-// lost, 1 of 3 voters reachable"), or enough are and an election is under
-// way. Clients retry it (Retry-After) on another node.
-func (s *Server) noLeaderError(ctx context.Context) error {
-	if s.watch.removed.Load() {
-		return unavailable("master_not_discovered_exception", removedReason)
+// NoLeader is the error for a request that needs a leader when this node
+// knows none (NoLeaderError). It tells an operator why: this node was
+// removed, the voters reachable from here are too few for a quorum, or
+// enough are and an election is under way. The probe behind it is bounded
+// (reachProbeTimeout) and cached (reachCacheFor).
+func (m *Members) NoLeader(ctx context.Context) error {
+	if m.watch.removed.Load() {
+		return &NoLeaderError{Removed: true}
 	}
-	if up := time.Since(time.Unix(0, s.started.Load())); up < startupGrace {
-		return unavailable("master_not_discovered_exception", fmt.Sprintf(
-			"no leader is elected yet: this node started %s ago and is still reaching its peers", up.Round(time.Millisecond)))
+	if up := time.Since(time.Unix(0, m.started.Load())); up < startupGrace {
+		return &NoLeaderError{Starting: true, Up: up}
 	}
-	reachable, voters := s.reachableVoters(ctx)
-	reason := "no leader is elected"
-	switch {
-	case voters == 0:
-	case reachable <= voters/2:
-		reason = fmt.Sprintf("no leader: quorum lost, %d of %d voters reachable", reachable, voters)
-	default:
-		reason = fmt.Sprintf("no leader is elected yet (%d of %d voters reachable); an election is under way", reachable, voters)
-	}
-	return unavailable("master_not_discovered_exception", reason)
+	reachable, voters := m.reachableVoters(ctx)
+	return &NoLeaderError{Reachable: reachable, Voters: voters}
 }
 
 // reachableVoters counts the voters of this node's configuration and those
 // whose HTTP status route answers within reachProbeTimeout (this node counts
 // itself when it is a voter). The count is cached for reachCacheFor.
-func (s *Server) reachableVoters(ctx context.Context) (reachable, voters int) {
-	c := &s.reach
+func (m *Members) reachableVoters(ctx context.Context) (reachable, voters int) {
+	c := &m.reach
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if time.Since(c.at) < reachCacheFor {
 		return c.reachable, c.voters
 	}
-	servers, err := s.node.Servers()
+	servers, err := m.node.Servers()
 	if err != nil {
 		return 0, 0
 	}
 	voterList := slices.DeleteFunc(servers, func(srv raftnode.Server) bool { return !srv.Voter })
-	reachable = len(s.probeMembers(ctx, voterList, reachProbeTimeout))
+	reachable = len(m.Probe(ctx, voterList, reachProbeTimeout))
 	c.at, c.reachable, c.voters = time.Now(), reachable, len(voterList)
 	return c.reachable, c.voters
 }

@@ -1,4 +1,4 @@
-package api
+package cluster
 
 import (
 	"crypto/rand"
@@ -42,7 +42,7 @@ type Enrollment struct {
 	// CASHA256 is the hex SHA-256 of the cluster CA certificate (DER),
 	// empty when the cluster has no CA.
 	CASHA256 string `json:"ca_sha256,omitempty"`
-	// Secret is the one-time credential, sent in headerEnrollment.
+	// Secret is the one-time credential, sent in HeaderEnrollment.
 	Secret string `json:"secret"`
 	// Expires is when the credential stops being accepted, Unix seconds.
 	Expires int64 `json:"exp"`
@@ -89,8 +89,8 @@ func (e Enrollment) Expired(now time.Time) bool {
 	return now.Unix() > e.Expires
 }
 
-// newEnrollmentSecret draws a one-time credential.
-func newEnrollmentSecret() (string, error) {
+// NewEnrollmentSecret draws a one-time credential.
+func NewEnrollmentSecret() (string, error) {
 	b := make([]byte, enrollmentSecretBytes)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
