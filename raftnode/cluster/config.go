@@ -11,8 +11,10 @@ import (
 
 // Defaults of Config.
 const (
+	// DefaultRequestTimeout is Config.RequestTimeout's default.
 	DefaultRequestTimeout = 10 * time.Second
-	DefaultPurgeInterval  = time.Minute
+	// DefaultPurgeInterval is Config.PurgeInterval's default.
+	DefaultPurgeInterval = time.Minute
 )
 
 // Config configures a Cluster. Zero fields take the defaults above. None of

@@ -15,9 +15,14 @@ import (
 
 // NodeError marks an error of the Node, or of waiting for it: a cluster
 // condition rather than a fault of the request.
-type NodeError struct{ Err error }
+type NodeError struct {
+	Err error // the Node's error
+}
 
+// Error is the Node's error.
 func (e *NodeError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the Node's error.
 func (e *NodeError) Unwrap() error { return e.Err }
 
 // FromNode wraps a non-nil error from the Node as a NodeError.
@@ -64,24 +69,31 @@ func (e *NoLeaderError) Error() string {
 	return fmt.Sprintf("no leader is elected yet (%d of %d voters reachable); an election is under way", e.Reachable, e.Voters)
 }
 
+// Unwrap returns raftnode.ErrNoLeader.
 func (e *NoLeaderError) Unwrap() error { return raftnode.ErrNoLeader }
 
 // LeaderUnreachableError is a call to the leader that got no usable answer:
 // the leader could not be reached, or its answer could not be read.
 type LeaderUnreachableError struct {
-	Leader string
-	Err    error
+	Leader string // the leader's ID
+	Err    error  // why the call failed
 }
 
+// Error names the leader and the cause.
 func (e *LeaderUnreachableError) Error() string {
 	return fmt.Sprintf("leader [%s] is unreachable: %v", e.Leader, e.Err)
 }
+
+// Unwrap returns the cause.
 func (e *LeaderUnreachableError) Unwrap() error { return e.Err }
 
 // LeaderAddrUnknownError is a leader whose HTTP address this node's state
 // does not hold yet.
-type LeaderAddrUnknownError struct{ Leader string }
+type LeaderAddrUnknownError struct {
+	Leader string // the leader's ID
+}
 
+// Error names the leader.
 func (e *LeaderAddrUnknownError) Error() string {
 	return fmt.Sprintf("the HTTP address of leader [%s] is not known yet", e.Leader)
 }
@@ -90,27 +102,34 @@ func (e *LeaderAddrUnknownError) Error() string {
 // its status and, when it answered in the Elasticsearch envelope, the
 // error's type and reason.
 type LeaderRefusedError struct {
-	Leader       string
-	Status       int
-	Type, Reason string
+	Leader       string // the leader's ID
+	Status       int    // the answer's HTTP status
+	Type, Reason string // the envelope's error type and reason; "" without one
 }
 
+// Error names the leader and its answer.
 func (e *LeaderRefusedError) Error() string {
 	return fmt.Sprintf("leader [%s] answered %d: %s: %s", e.Leader, e.Status, e.Type, e.Reason)
 }
 
 // LegacyLeaderError is a leader of an older build that takes no batches;
 // the request may be retried (it then goes to the leader whole).
-type LegacyLeaderError struct{ Leader string }
+type LegacyLeaderError struct {
+	Leader string // the leader's ID
+}
 
+// Error names the leader.
 func (e *LegacyLeaderError) Error() string {
 	return fmt.Sprintf("leader [%s] takes no batches (an older build)", e.Leader)
 }
 
 // FenceError is a read refused because this node has not applied yet a
 // revocation the leader told it of (Reads.WaitApplied with fence).
-type FenceError struct{ Index uint64 }
+type FenceError struct {
+	Index uint64 // the revocation's log index
+}
 
+// Error names the revocation's index.
 func (e *FenceError) Error() string {
 	return fmt.Sprintf("this node has not applied revocation [%d] of the leader yet", e.Index)
 }

@@ -36,10 +36,11 @@ const (
 // RefusedError is a join the membership rules refuse: the request, not
 // the cluster, must change.
 type RefusedError struct {
-	NodeID string
-	Why    Refusal
+	NodeID string  // the joining node's ID
+	Why    Refusal // the rule it breaks
 }
 
+// Error names the node and the rule.
 func (e *RefusedError) Error() string {
 	switch e.Why {
 	case RefusedRemoved:

@@ -152,7 +152,11 @@ func (m *Members) Probe(ctx context.Context, servers []raftnode.Server, timeout 
 const healthProbeTimeout = 500 * time.Millisecond
 
 // UpCount is what Up found: members and voters up, and voters in all.
-type UpCount struct{ Members, Voters, AllVoters int }
+type UpCount struct {
+	Members   int // members up, this node included
+	Voters    int // voters up
+	AllVoters int // voters in the configuration
+}
 
 // Up counts the members of servers that are up: this node, and every other
 // member that confirms within healthProbeTimeout (through its wait_applied

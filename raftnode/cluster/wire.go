@@ -33,9 +33,14 @@ const (
 
 // Node-to-node routes of the HTTP edge that this package calls.
 const (
-	PathJoin        = "/_tokend/cluster/join"
-	PathStatus      = "/_tokend/cluster/status"
-	PathReadIndex   = "/_tokend/cluster/read_index"
+	// PathJoin admits a node (JoinRequest, JoinAnswer).
+	PathJoin = "/_tokend/cluster/join"
+	// PathStatus answers a node's Status.
+	PathStatus = "/_tokend/cluster/status"
+	// PathReadIndex answers the leader's read index (Reads.ServeReadIndex).
+	PathReadIndex = "/_tokend/cluster/read_index"
+	// PathWaitApplied answers once an index is applied or fenced
+	// (Reads.WaitApplied).
 	PathWaitApplied = "/_tokend/cluster/wait_applied"
 	// PathPropose takes a follower's batch of token creations
 	// (ProposeRequest) and answers their results (ProposeResponse).
@@ -51,12 +56,12 @@ const MaxBatch = 256
 // ProposeRequest is the body of POST PathPropose: commands as fsm.Encode
 // wrote them.
 type ProposeRequest struct {
-	Entries [][]byte `msgpack:"e"`
+	Entries [][]byte `msgpack:"e"` // one encoded command each
 }
 
 // ProposeResponse answers it: one result per command, in order.
 type ProposeResponse struct {
-	Results []fsm.Result `msgpack:"r"`
+	Results []fsm.Result `msgpack:"r"` // one per command
 }
 
 // A write keeps one request ID from the node that first receives it to the
