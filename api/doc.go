@@ -36,5 +36,7 @@
 //
 // The package depends on the consensus layer only through the Node interface
 // (and Snapshotter for the snapshot routes), declared here as the consumer
-// needs it.
+// needs it. Whether a password, token or node proof is genuine, and how
+// fast anyone may guess, is decided by package api/credentials; api reads
+// the credentials off the request and words its answers.
 package api

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"net/http"
 
@@ -27,6 +28,13 @@ func withRequestID(ctx context.Context, id fsm.RequestID) context.Context {
 func requestIDIn(ctx context.Context) (fsm.RequestID, bool) {
 	id, ok := ctx.Value(requestIDKey{}).(fsm.RequestID)
 	return id, ok
+}
+
+// newRequestID returns a fresh ID for one client request's proposal.
+func newRequestID() fsm.RequestID {
+	var id fsm.RequestID
+	_, _ = rand.Read(id[:])
+	return id
 }
 
 // requestIDOf returns the request ID ctx carries, or a fresh one.

@@ -7,12 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/api/metrics"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
@@ -89,16 +89,12 @@ type Server struct {
 	log     *slog.Logger
 	client  *http.Client // forwarding and catch-up, to other nodes
 	stream  *http.Client // snapshot transfers, to the leader
-	verify  *verifyCache
-	limits  *authLimits  // password failures per username and client address
-	peers   *nodeGuard   // node proofs: replay guard, failure limits per address
-	dummies *dummyCosts  // the hash an unknown user's password is checked against
 	answers *authAnswers // encoded _authenticate answers
 	handler http.Handler
 
-	// unverifiable holds the users whose stored hash was refused unchecked
-	// and logged (warnUnverifiable).
-	unverifiable sync.Map
+	passwords *credentials.Verifier // password checks and their failure limits
+	peers     *nodeGuard            // node proofs: replay guard, failure limits per address
+
 	// roles resolves users' roles into privileges.
 	roles roleGrants
 
@@ -137,13 +133,12 @@ func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
 		log:     cfg.Logger,
 		client:  newPeerClient(cfg.RequestTimeout, cfg.PeerTLS),
 		stream:  newStreamClient(cfg.PeerTLS),
-		verify:  newVerifyCache(newBcryptGate(defaultBcryptSlots())),
-		limits:  newAuthLimits(),
-		dummies: newDummyCosts(cfg.Credential),
 		answers: newAuthAnswers(),
 		clock:   &logClock{wall: cfg.Clock, state: state, log: cfg.Logger},
 		grants:  newLeaseLedger(),
 	}
+	s.passwords = credentials.NewVerifier(credentials.Config{State: state, CatchUp: s.catchUp,
+		Credential: cfg.Credential, Log: cfg.Logger})
 	s.started.Store(time.Now().UnixNano())
 	s.roles.log = cfg.Logger
 	s.clock.cluster = s.offsets.clusterTime
