@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode/cluster"
 	"github.com/tokend/tokend/raftnode/peerauth"
@@ -41,7 +42,7 @@ func benchServer(b *testing.B) (http.Handler, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	access, digest := newToken(accessPrefix)
+	access, digest := credentials.NewToken(credentials.AccessPrefix)
 	now := time.Now().UnixMilli()
 	for _, c := range []fsm.Command{
 		&fsm.InitCluster{UUID: "bench"},
@@ -98,14 +99,14 @@ func BenchmarkTokenHashing(b *testing.B) {
 	b.Run("new", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			newToken(accessPrefix)
+			credentials.NewToken(credentials.AccessPrefix)
 		}
 	})
-	tok, _ := newToken(accessPrefix)
+	tok, _ := credentials.NewToken(credentials.AccessPrefix)
 	b.Run("parse", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, ok := parseToken(accessPrefix, tok); !ok {
+			if _, ok := credentials.ParseToken(credentials.AccessPrefix, tok); !ok {
 				b.Fatal("a fresh token did not parse")
 			}
 		}

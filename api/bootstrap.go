@@ -6,8 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 
-	"golang.org/x/crypto/bcrypt"
-
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
 )
 
@@ -24,7 +23,7 @@ func (s *Server) Bootstrap(ctx context.Context, elasticPassword string) (generat
 	if msg := passwordProblem(elasticPassword); msg != "" {
 		return "", fmt.Errorf("api: bootstrap: the elastic password is unusable: %s", msg)
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(elasticPassword), bcryptCost)
+	hash, err := credentials.HashPassword(elasticPassword)
 	if err != nil {
 		return "", fmt.Errorf("api: bootstrap: hashing the elastic password: %w", err)
 	}

@@ -37,4 +37,8 @@
 // Snapshots: GET and PUT /_tokend/snapshot (snapshot.go) save and restore
 // the whole state; a follower streams both bodies to and from the leader
 // (forwarder.Stream), never holding a snapshot in memory.
+//
+// Whether a password, token or node proof is genuine, and how fast anyone
+// may guess, is decided by package credentials (api/credentials); api reads
+// the credentials off the request and words its answers.
 package api

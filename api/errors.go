@@ -228,3 +228,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		Status: e.status,
 	})
 }
+
+// retryAfterValue renders seconds for Retry-After, at least 1.
+func retryAfterValue(secs int) string { return strconv.Itoa(max(1, secs)) }

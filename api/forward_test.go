@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
 	"github.com/tokend/tokend/raftnode/cluster"
@@ -73,7 +74,7 @@ func TestForward_UnreachableLeaderIs503NotAGuess(t *testing.T) {
 	leader := newLeader(t, nil)
 	follower := newFollower(t, leader)
 	leader.ts.Close()
-	unknown, _ := newToken(accessPrefix)
+	unknown, _ := credentials.NewToken(credentials.AccessPrefix)
 	r := follower.do("GET", "/_security/_authenticate", "", bearer(unknown)...)
 	r.wantError(t, 503, "master_not_discovered_exception", "leader [n1] is unreachable")
 	if r.header.Get("Retry-After") == "" {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
 )
 
@@ -92,7 +93,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request, _ httprouter
 
 // introspection is the encoded RFC 7662 answer for tok.
 func (s *Server) introspection(r *http.Request, tok string) ([]byte, error) {
-	if d, ok := parseToken(accessPrefix, tok); ok {
+	if d, ok := credentials.ParseToken(credentials.AccessPrefix, tok); ok {
 		rec, found, err := lookupFresh(s, r, d, s.state.AccessToken)
 		if err != nil || !found {
 			return inactiveBody, err
@@ -110,7 +111,7 @@ func (s *Server) introspection(r *http.Request, tok string) ([]byte, error) {
 		}
 		return appendActive(nil, typeAccessToken, u, rec.Realm, rec.Created, rec.Expires, client), nil
 	}
-	if d, ok := parseToken(refreshPrefix, tok); ok {
+	if d, ok := credentials.ParseToken(credentials.RefreshPrefix, tok); ok {
 		rec, found, err := lookupFresh(s, r, d, s.state.RefreshToken)
 		if err != nil || !found {
 			return inactiveBody, err

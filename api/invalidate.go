@@ -6,6 +6,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
 )
 
@@ -46,10 +47,10 @@ func (q *invalidateRequest) command() (*fsm.Invalidate, error) {
 	case !byToken:
 		return nil, validationFailed("token string must be provided when not specifying a realm name or a username")
 	case q.Token != "":
-		d, ok := parseToken(accessPrefix, q.Token)
+		d, ok := credentials.ParseToken(credentials.AccessPrefix, q.Token)
 		return &fsm.Invalidate{By: fsm.ByAccessToken, Token: d}, boolErr(ok)
 	}
-	d, ok := parseToken(refreshPrefix, q.RefreshToken)
+	d, ok := credentials.ParseToken(credentials.RefreshPrefix, q.RefreshToken)
 	return &fsm.Invalidate{By: fsm.ByRefreshToken, Token: d}, boolErr(ok)
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
 )
@@ -151,7 +152,7 @@ func TestCatchUp_ConcurrentUnknownTokensShareOneReadIndex(t *testing.T) {
 	var wg sync.WaitGroup
 	for range checks {
 		wg.Go(func() {
-			unknown, _ := newToken(accessPrefix)
+			unknown, _ := credentials.NewToken(credentials.AccessPrefix)
 			follower.do("GET", "/_security/_authenticate", "", bearer(unknown)...).
 				wantError(t, 401, "security_exception", "unable to authenticate with provided credentials")
 		})

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
@@ -91,15 +92,15 @@ func TestNodeAuth_WrongProofsAreLimitedPerAddress(t *testing.T) {
 		proof := peerauth.Sign([]byte("a-guessed-secret-"+strings.Repeat("x", i%7)), q, time.Now())
 		codes[n.serveFrom("192.0.2.50:1", "GET", path, "", headerNodeAuth, proof, headerForwarded, "n2").Code]++
 	}
-	if codes[http.StatusUnauthorized] != nodeFailBurst || codes[http.StatusTooManyRequests] != 100-nodeFailBurst {
-		t.Errorf("100 wrong proofs answered %v, want %d × 401 then 429", codes, nodeFailBurst)
+	if codes[http.StatusUnauthorized] != credentials.NodeFailureBurst || codes[http.StatusTooManyRequests] != 100-credentials.NodeFailureBurst {
+		t.Errorf("100 wrong proofs answered %v, want %d × 401 then 429", codes, credentials.NodeFailureBurst)
 	}
 	if w := n.serveFrom("10.0.0.2:1", "GET", path, "", n.proofFor("n2", "GET", path, "")...); w.Code != http.StatusOK {
 		t.Errorf("a node at another address: %d %s", w.Code, w.Body)
 	}
 	e, _ := n.scrapeMetrics("/metrics", basicAuth("monty", "monty-pw")...)
-	wantCount(t, e, nodeFailBurst, "tokend_node_auth_failures_total", "reason", "invalid")
-	wantCount(t, e, 100-nodeFailBurst, "tokend_node_auth_failures_total", "reason", "rate_limited")
+	wantCount(t, e, credentials.NodeFailureBurst, "tokend_node_auth_failures_total", "reason", "invalid")
+	wantCount(t, e, 100-credentials.NodeFailureBurst, "tokend_node_auth_failures_total", "reason", "rate_limited")
 }
 
 // A status call to an address a bogus join recorded carries a proof, not

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode/cluster"
 )
@@ -32,7 +33,7 @@ func batchBody(t *testing.T, cmds ...fsm.Command) string {
 
 // newCreate is a token creation for alice with a fresh token and request ID.
 func newCreate() (*fsm.CreateToken, string) {
-	tok, d := newToken(accessPrefix)
+	tok, d := credentials.NewToken(credentials.AccessPrefix)
 	return &fsm.CreateToken{Meta: fsm.Meta{ID: cluster.NewRequestID()}, Access: d, User: "alice", Realm: fsm.NativeRealm,
 		Lifetime: time.Minute.Milliseconds()}, tok
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode/cluster"
 	"github.com/tokend/tokend/raftnode/peerauth"
@@ -103,7 +104,7 @@ func TestSecrets_NeverInLogsErrorsMetricsLogEntriesOrSnapshots(t *testing.T) {
 	l.do("POST", "/_security/oauth2/token", `{"grant_type":"password","username":"alice","password":"alice-pw"`).want(t, 400)
 
 	limited := false
-	for range userFailureBurst + 1 {
+	for range credentials.UserFailureBurst + 1 {
 		r := l.do("GET", "/_security/_authenticate", "", basicAuth("tokman", "wrong-pw-123")...)
 		limited = r.status == 429
 	}
@@ -161,7 +162,7 @@ func TestSecrets_NeverInLogsErrorsMetricsLogEntriesOrSnapshots(t *testing.T) {
 // its random part in text and as raw bytes.
 func secretForms(s string) [][]byte {
 	forms := [][]byte{[]byte(s)}
-	if len(s) > 43 && (strings.HasPrefix(s, accessPrefix) || strings.HasPrefix(s, refreshPrefix)) {
+	if len(s) > 43 && (strings.HasPrefix(s, credentials.AccessPrefix) || strings.HasPrefix(s, credentials.RefreshPrefix)) {
 		body := s[len(s)-43:]
 		forms = append(forms, []byte(body))
 		if raw, err := base64.RawURLEncoding.DecodeString(body); err == nil {

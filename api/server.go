@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/api/metrics"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode/cluster"
@@ -35,16 +35,12 @@ type Server struct {
 	snap    Snapshotter // nil: the node cannot save or restore snapshots
 	state   *fsm.FSM
 	log     *slog.Logger
-	verify  *verifyCache
-	limits  *authLimits  // password failures per username and client address
-	peers   *nodeGuard   // node proofs: replay guard, failure limits per address
-	dummies *dummyCosts  // the hash an unknown user's password is checked against
 	answers *authAnswers // encoded _authenticate answers
 	handler http.Handler
 
-	// unverifiable holds the users whose stored hash was refused unchecked
-	// and logged (warnUnverifiable).
-	unverifiable sync.Map
+	passwords *credentials.Verifier // password checks and their failure limits
+	peers     *nodeGuard            // node proofs: replay guard, failure limits per address
+
 	// roles resolves users' roles into privileges.
 	roles roleGrants
 
@@ -87,10 +83,7 @@ func New(cfg Config, node cluster.Node, state *fsm.FSM) (*Server, error) {
 		node:    node,
 		state:   state,
 		log:     cfg.Logger,
-		verify:  newVerifyCache(newBcryptGate(defaultBcryptSlots())),
-		limits:  newAuthLimits(),
 		peers:   newNodeGuard(reg),
-		dummies: newDummyCosts(cfg.Credential),
 		answers: newAuthAnswers(),
 		meter:   meter,
 
@@ -104,6 +97,8 @@ func New(cfg Config, node cluster.Node, state *fsm.FSM) (*Server, error) {
 		clock:       c.Clock(),
 	}
 	s.snap, _ = node.(Snapshotter)
+	s.passwords = credentials.NewVerifier(credentials.Config{State: state, CatchUp: s.reads.CatchUp,
+		Credential: cfg.Credential, Log: cfg.Logger})
 	s.roles.log = cfg.Logger
 	s.metricRegs = []*metrics.Registry{reg}
 	if cfg.ProcessMetrics != nil {

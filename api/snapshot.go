@@ -103,9 +103,10 @@ func (s *Server) saveSnapshot(w http.ResponseWriter, r *http.Request, _ httprout
 // answer waits until every member serves the restored state, as after a
 // revocation: a token the restore removed is then refused everywhere.
 //
-// The Basic-auth cache (verifyCache) needs no flushing: an entry only ever
-// vouches for a password against the exact bcrypt hash it was checked
-// against, so after a restore it matches only where the restored hash does.
+// The Basic-auth cache (credentials.Verifier) needs no flushing: an entry
+// only ever vouches for a password against the exact bcrypt hash it was
+// checked against, so after a restore it matches only where the restored
+// hash does.
 func (s *Server) restoreSnapshot(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	b, err := s.snapshotter()
 	if err != nil {

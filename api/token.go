@@ -14,6 +14,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/audit"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
@@ -185,7 +186,7 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, q *tokenR
 		return err
 	}
 	u, err := s.checkPassword(r, q.Username, q.Password)
-	if errors.Is(err, errBadCredentials) {
+	if errors.Is(err, credentials.ErrBadCredentials) {
 		s.auditRequest(r, audit.ActionAuthenticationFailed, nil, q.Username, "")
 		return unauthorized(fmt.Sprintf("unable to authenticate user [%s] for REST request [%s]", echoed(q.Username), echoed(r.URL.RequestURI())))
 	}
@@ -214,12 +215,12 @@ func (s *Server) clientCredentialsGrant(w http.ResponseWriter, r *http.Request, 
 
 // issue creates the tokens of g and answers them.
 func (s *Server) issue(w http.ResponseWriter, r *http.Request, g grant) error {
-	var p pair
+	var p credentials.Pair
 	c := &fsm.CreateToken{User: g.user.Username, Realm: g.realm,
 		Lifetime: s.cfg.TokenTimeout.Milliseconds(), Client: g.client}
-	p.access, c.Access = newToken(accessPrefix)
+	p.Access, c.Access = credentials.NewToken(credentials.AccessPrefix)
 	if g.refresh {
-		p.refresh, c.Refresh = newToken(refreshPrefix)
+		p.Refresh, c.Refresh = credentials.NewToken(credentials.RefreshPrefix)
 	}
 	if g.checkedHash != nil {
 		c.PasswordCheck = sha256.Sum256(g.checkedHash)
@@ -251,17 +252,17 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, q *tokenRe
 	if err != nil {
 		return err
 	}
-	presented, ok := parseToken(refreshPrefix, q.RefreshToken)
+	presented, ok := credentials.ParseToken(credentials.RefreshPrefix, q.RefreshToken)
 	if !ok {
 		s.meter.refreshed(fsm.NotFound)
 		return invalidGrant(refreshFailures[fsm.NotFound])
 	}
-	var p pair
+	var p credentials.Pair
 	c := &fsm.Refresh{Presented: presented, Client: clientOf(caller),
 		Lifetime: s.cfg.TokenTimeout.Milliseconds(), RevokeOnReplay: !s.cfg.DisableReplayRevocation}
-	p.access, c.NewAccess = newToken(accessPrefix)
-	p.refresh, c.NewRefresh = newToken(refreshPrefix)
-	if c.Sealed, err = sealPair(q.RefreshToken, p); err != nil {
+	p.Access, c.NewAccess = credentials.NewToken(credentials.AccessPrefix)
+	p.Refresh, c.NewRefresh = credentials.NewToken(credentials.RefreshPrefix)
+	if c.Sealed, err = credentials.SealPair(q.RefreshToken, p); err != nil {
 		return err
 	}
 	res, index, err := s.propose(r.Context(), w, c)
@@ -275,7 +276,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, q *tokenRe
 			return err
 		}
 	case fsm.Retried:
-		if p, err = openPair(q.RefreshToken, res.Sealed); err != nil {
+		if p, err = credentials.OpenPair(q.RefreshToken, res.Sealed); err != nil {
 			s.log.Error("cannot open the sealed pair of a retried refresh", "err", err)
 			return invalidGrant(refreshFailures[fsm.NotFound])
 		}
@@ -303,15 +304,15 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, q *tokenRe
 // leader it first went to is lost). The state machine then answered OK from
 // its record of that request, and the pair to answer is the one that send
 // stored, sealed under the refresh token.
-func (s *Server) spentFor(refreshToken string, presented fsm.Digest, sealed []byte, p pair) (pair, error) {
+func (s *Server) spentFor(refreshToken string, presented fsm.Digest, sealed []byte, p credentials.Pair) (credentials.Pair, error) {
 	rec, ok := s.state.RefreshToken(presented)
 	if !ok || subtle.ConstantTimeCompare(rec.Sealed, sealed) == 1 {
 		return p, nil
 	}
-	stored, err := openPair(refreshToken, rec.Sealed)
+	stored, err := credentials.OpenPair(refreshToken, rec.Sealed)
 	if err != nil {
 		s.log.Error("cannot open the sealed pair of a refresh sent twice", "err", err)
-		return pair{}, invalidGrant(refreshFailures[fsm.NotFound])
+		return credentials.Pair{}, invalidGrant(refreshFailures[fsm.NotFound])
 	}
 	return stored, nil
 }
@@ -344,7 +345,7 @@ func clientOf(p *principal) string {
 }
 
 // writeToken answers a granted token pair.
-func (s *Server) writeToken(w http.ResponseWriter, r *http.Request, p pair, g grant) {
+func (s *Server) writeToken(w http.ResponseWriter, r *http.Request, p credentials.Pair, g grant) {
 	var scope string
 	if g.scope != "" {
 		scope = "FULL" // the only scope tokend (like Elasticsearch) issues
@@ -357,11 +358,11 @@ func (s *Server) writeToken(w http.ResponseWriter, r *http.Request, p pair, g gr
 		}
 	}
 	writeJSON(w, r, http.StatusOK, tokenResponse{
-		AccessToken:    p.access,
+		AccessToken:    p.Access,
 		Type:           "Bearer",
 		ExpiresIn:      expiresIn,
 		Scope:          scope,
-		RefreshToken:   p.refresh,
+		RefreshToken:   p.Refresh,
 		Authentication: authView(g.user, g.realm, g.authType),
 	})
 }
@@ -370,14 +371,14 @@ func (s *Server) writeToken(w http.ResponseWriter, r *http.Request, p pair, g gr
 // tokenResponse of p, expiresIn and scope whose authentication object
 // encodes as auth (a cached _authenticate answer), without reflection: a
 // grant is answered thousands of times a second.
-func appendTokenResponse(b []byte, p pair, expiresIn int64, scope string, auth []byte) []byte {
-	b = appendJSONString(append(b, `{"access_token":`...), p.access)
+func appendTokenResponse(b []byte, p credentials.Pair, expiresIn int64, scope string, auth []byte) []byte {
+	b = appendJSONString(append(b, `{"access_token":`...), p.Access)
 	b = strconv.AppendInt(append(b, `,"type":"Bearer","expires_in":`...), expiresIn, 10)
 	if scope != "" {
 		b = appendJSONString(append(b, `,"scope":`...), scope)
 	}
-	if p.refresh != "" {
-		b = appendJSONString(append(b, `,"refresh_token":`...), p.refresh)
+	if p.Refresh != "" {
+		b = appendJSONString(append(b, `,"refresh_token":`...), p.Refresh)
 	}
 	b = append(append(b, `,"authentication":`...), auth...)
 	return append(b, '}')

@@ -1,4 +1,4 @@
-package api
+package credentials
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 // clients start at once with the same credentials (a fleet restarting
 // against a fresh node), every request misses the verify cache, and without
 // merging each would queue a bcrypt comparison of its own and most would be
-// refused with 429. The first request runs the comparison; the others wait
+// refused (ErrBusy). The first request runs the comparison; the others wait
 // for its result. Checks are keyed by flightKey, a keyed digest of the
 // username, stored hash and password, so the map never holds a password.
 type verifyFlights struct {

@@ -1,4 +1,4 @@
-package api
+package credentials
 
 import (
 	"crypto/hmac"
@@ -8,44 +8,15 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
-// The bcrypt costs tokend stores and verifies. Each step doubles a
-// comparison's time, and bcrypt cannot be interrupted once it runs, so the
-// upper bound is the only real bound on how long one password check holds a
-// bcrypt slot: about a second at cost 14 on current hardware, where cost 31
-// would take days. The lower bound is the contract's (cost ≥ 10,
-// Elasticsearch's default); the upper one is Elasticsearch's strongest
-// hashing setting (bcrypt14), so every hash Elasticsearch can produce at
-// cost 10 or more can be imported.
-const (
-	minHashCost = bcryptCost
-	maxHashCost = 14
-)
-
-// hashCost returns the cost of a bcrypt hash, or false if hash is not one.
-func hashCost(hash []byte) (int, bool) {
-	cost, err := bcrypt.Cost(hash)
-	return cost, err == nil
-}
-
-// verifiable reports whether a stored hash may be compared against: a bcrypt
-// hash of at most maxHashCost. A hash stored by an older build, or replicated
-// before the API refused it, may be anything; it is never handed to bcrypt.
-func verifiable(hash []byte) bool {
-	cost, ok := hashCost(hash)
-	return ok && cost <= maxHashCost
-}
-
 // dummyHash is the cost-10 hash of dummyHashes.
-var dummyHash = dummyHashes[bcryptCost]
+var dummyHash = dummyHashes[DefaultCost]
 
 // dummyHashes are bcrypt hashes, one per cost tokend verifies from
-// minHashCost up, of random strings nobody knows. A password check for an
+// MinCost up, of random strings nobody knows. A password check for an
 // unknown user, or for a user whose stored hash cannot be verified, compares
 // against one of them so that it spends the time a real user's check would.
 var dummyHashes = map[int][]byte{
@@ -80,7 +51,7 @@ type dummyCosts struct {
 	mu     sync.Mutex
 	index  uint64
 	at     time.Time
-	counts [maxHashCost + 1]int // stored hashes per cost; costs below minHashCost count as minHashCost
+	counts [MaxCost + 1]int // stored hashes per cost; costs below MinCost count as MinCost
 	total  int
 }
 
@@ -108,7 +79,7 @@ func (d *dummyCosts) hash(state *fsm.FSM, name string) []byte {
 	m := hmac.New(sha256.New, d.key())
 	m.Write([]byte(name))
 	pick := int(binary.BigEndian.Uint64(m.Sum(nil)) % uint64(total))
-	for cost := minHashCost; cost <= maxHashCost; cost++ {
+	for cost := MinCost; cost <= MaxCost; cost++ {
 		if pick < counts[cost] {
 			return dummyHashes[cost]
 		}
@@ -119,7 +90,7 @@ func (d *dummyCosts) hash(state *fsm.FSM, name string) []byte {
 
 // current returns the stored hashes per cost, counting them again if they
 // may have changed.
-func (d *dummyCosts) current(state *fsm.FSM) ([maxHashCost + 1]int, int) {
+func (d *dummyCosts) current(state *fsm.FSM) ([MaxCost + 1]int, int) {
 	now := time.Now()
 	index := state.AppliedIndex()
 	d.mu.Lock()
@@ -136,8 +107,8 @@ func (d *dummyCosts) count(state *fsm.FSM) {
 	clear(d.counts[:])
 	d.total = 0
 	state.EachUserHash(func(hash []byte) {
-		if cost, ok := hashCost(hash); ok && cost <= maxHashCost {
-			d.counts[max(cost, minHashCost)]++
+		if cost, ok := hashCost(hash); ok && cost <= MaxCost {
+			d.counts[max(cost, MinCost)]++
 			d.total++
 		}
 	})

@@ -1,26 +1,16 @@
-package api
+package credentials
 
 import (
 	"context"
-	"net/http"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
 )
 
-// bcryptMaxWait bounds how long a password check waits for a bcrypt slot
-// before it is refused with 429, so that waiting requests cannot pile up.
-const bcryptMaxWait = 5 * time.Second
-
-// errBcryptBusy refuses a password check that found no bcrypt slot in time.
-var errBcryptBusy = &esError{status: http.StatusTooManyRequests, typ: "es_rejected_execution_exception",
-	reason: "too many password checks in progress", retry: true}
-
-// errGateClosed refuses a password check once the node is shutting down.
-var errGateClosed = unavailable("node_closed_exception", "node is shutting down")
+// defaultMaxWait bounds how long a password check waits for a bcrypt slot
+// before it is refused (ErrBusy), so that waiting requests cannot pile up.
+const defaultMaxWait = 5 * time.Second
 
 // bcryptGate bounds concurrent bcrypt comparisons to one less than
 // GOMAXPROCS (at least one), so that a flood of password checks queues here
@@ -35,42 +25,42 @@ var errGateClosed = unavailable("node_closed_exception", "node is shutting down"
 // and after maxWait without a slot. bcrypt itself cannot be interrupted: a
 // comparison the check gave up on keeps its slot until it ends, so the
 // gate's bound on CPU holds; the time it can take is bounded by the cost
-// (maxHashCost, verifiable).
+// (MaxCost, verifiable).
 type bcryptGate struct {
 	slots   chan struct{}
 	maxWait time.Duration
 	closed  chan struct{}
 	close   sync.Once
-	// bcrypt is the comparison; tests replace it before any check.
+	// bcrypt is the comparison (Config.Compare).
 	bcrypt func(hash, password []byte) error
-	// compares counts comparisons run, for tests.
+	// compares counts comparisons run (Stats).
 	compares atomic.Int64
-	// costs counts comparisons run per bcrypt cost, for tests.
-	costs [maxHashCost + 1]atomic.Int64
+	// costs counts comparisons run per bcrypt cost (Stats).
+	costs [MaxCost + 1]atomic.Int64
 }
 
-func newBcryptGate(size int) *bcryptGate {
-	return &bcryptGate{slots: make(chan struct{}, max(1, size)), maxWait: bcryptMaxWait,
-		closed: make(chan struct{}), bcrypt: bcrypt.CompareHashAndPassword}
+func newBcryptGate(size int, maxWait time.Duration, compare func(hash, password []byte) error) *bcryptGate {
+	return &bcryptGate{slots: make(chan struct{}, max(1, size)), maxWait: maxWait,
+		closed: make(chan struct{}), bcrypt: compare}
 }
 
-// defaultBcryptSlots is the gate's size: every usable CPU but one.
-func defaultBcryptSlots() int { return max(1, runtime.GOMAXPROCS(0)-1) }
+// DefaultSlots is the number of concurrent bcrypt comparisons a Verifier
+// allows unless told otherwise: every usable CPU but one.
+func DefaultSlots() int { return max(1, runtime.GOMAXPROCS(0)-1) }
 
 // stop makes every check waiting at the gate, and every later one, give up
-// with errGateClosed.
+// with ErrClosed.
 func (g *bcryptGate) stop() { g.close.Do(func() { close(g.closed) }) }
 
 // compare reports whether password matches the bcrypt hash, waiting for a
-// slot first. It returns ctx's error if the context ends first,
-// errGateClosed once the gate is stopped, or errBcryptBusy after maxWait
-// without a slot.
+// slot first. It returns ctx's error if the context ends first, ErrClosed
+// once the gate is stopped, or ErrBusy after maxWait without a slot.
 func (g *bcryptGate) compare(ctx context.Context, hash []byte, password string) (bool, error) {
 	timer := time.NewTimer(g.maxWait)
 	defer timer.Stop()
 	select {
 	case <-g.closed:
-		return false, errGateClosed
+		return false, ErrClosed
 	default:
 	}
 	select {
@@ -78,9 +68,9 @@ func (g *bcryptGate) compare(ctx context.Context, hash []byte, password string) 
 	case <-ctx.Done():
 		return false, ctx.Err()
 	case <-g.closed:
-		return false, errGateClosed
+		return false, ErrClosed
 	case <-timer.C:
-		return false, errBcryptBusy
+		return false, ErrBusy
 	}
 	g.compares.Add(1)
 	if cost, ok := hashCost(hash); ok && cost < len(g.costs) {
@@ -102,12 +92,6 @@ func (g *bcryptGate) compare(ctx context.Context, hash []byte, password string) 
 	case <-ctx.Done():
 		return false, ctx.Err()
 	case <-g.closed:
-		return false, errGateClosed
+		return false, ErrClosed
 	}
 }
-
-// RefusePasswordChecks makes every password check still waiting for a
-// bcrypt slot or for its comparison, and every later one, answer 503 at
-// once. The node calls it when it starts to shut down, so that draining the
-// requests in flight does not wait for a queue of password checks.
-func (s *Server) RefusePasswordChecks() { s.verify.gate.stop() }
