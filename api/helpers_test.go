@@ -50,8 +50,11 @@ func startNode(t *testing.T, node *fakeNode, mod func(*Config)) *testNode {
 	var h http.Handler
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
+	// RequestTimeout is production's: a forwarded write waits on the
+	// leader's bcrypt check, which under -race on a loaded machine can take
+	// seconds; the tests of an unreachable leader are refused at once.
 	cfg := Config{NodeID: node.id, HTTPAdvertise: ts.Listener.Addr().String(), Credential: peerauth.NewCredential([]byte(testSecret)),
-		RequestTimeout: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: node.log.clock.now}
+		RequestTimeout: cluster.DefaultRequestTimeout, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: node.log.clock.now}
 	if mod != nil {
 		mod(&cfg)
 	}
