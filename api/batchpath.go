@@ -5,7 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/tokend/tokend/api/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // batchPath records how a follower's token creations reach the leader: in
@@ -14,8 +15,8 @@ import (
 // proposePath during a rolling upgrade, and for a node that cannot prove
 // it is one. Each fallback is logged once.
 type batchPath struct {
-	batches   *metrics.Counter // batches a follower posted to the leader
-	unbatched *metrics.Counter // grants a follower forwarded whole
+	batches   prometheus.Counter // batches a follower posted to the leader
+	unbatched prometheus.Counter // grants a follower forwarded whole
 
 	// legacyLeader is the ID of a leader that answered a batch 404 (an
 	// older build): grants go to it whole until another leader is elected.
@@ -24,12 +25,13 @@ type batchPath struct {
 	warnNoProof  sync.Once
 }
 
-func newBatchPath(reg *metrics.Registry) *batchPath {
+func newBatchPath(reg prometheus.Registerer) *batchPath {
+	auto := promauto.With(reg)
 	return &batchPath{
-		batches: reg.NewCounter("tokend_token_batches_forwarded_total",
-			"Batches of token creations this follower posted to the leader's propose route."),
-		unbatched: reg.NewCounter("tokend_token_grants_unbatched_total",
-			"Token grants this follower forwarded whole to the leader, unbatched (an older leader, or no node credential)."),
+		batches: auto.NewCounter(prometheus.CounterOpts{Name: "tokend_token_batches_forwarded_total",
+			Help: "Batches of token creations this follower posted to the leader's propose route."}),
+		unbatched: auto.NewCounter(prometheus.CounterOpts{Name: "tokend_token_grants_unbatched_total",
+			Help: "Token grants this follower forwarded whole to the leader, unbatched (an older leader, or no node credential)."}),
 	}
 }
 

@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/tokend/tokend/api/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
 	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
@@ -69,17 +71,18 @@ var nodeFailureNames = [numNodeFailures]string{"malformed", "stale", "invalid", 
 type nodeGuard struct {
 	replay   *peerauth.ReplayGuard
 	fails    *failureLimiter
-	failures [numNodeFailures]*metrics.Counter
+	failures [numNodeFailures]prometheus.Counter
 	now      func() time.Time
 }
 
-func newNodeGuard(reg *metrics.Registry) *nodeGuard {
+func newNodeGuard(reg prometheus.Registerer) *nodeGuard {
 	g := &nodeGuard{replay: peerauth.NewReplayGuard(maxProofNonces),
 		fails: newFailureLimiter(nodeFailBurst, nodeFailEvery, maxLimitedKeys), now: time.Now}
-	vec := reg.NewCounterVec("tokend_node_auth_failures_total",
-		"Requests refused because their node authentication (X-Tokend-Node-Auth) failed, by reason.", "reason")
+	vec := promauto.With(reg).NewCounterVec(prometheus.CounterOpts{Name: "tokend_node_auth_failures_total",
+		Help: "Requests refused because their node authentication (X-Tokend-Node-Auth) failed, by reason."},
+		[]string{"reason"})
 	for i, name := range nodeFailureNames {
-		g.failures[i] = vec.With(name)
+		g.failures[i] = vec.WithLabelValues(name)
 	}
 	return g
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/tokend/tokend/api/metrics"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
 )
@@ -102,8 +101,8 @@ type Server struct {
 	// roles resolves users' roles into privileges.
 	roles roleGrants
 
-	meter      *apiMetrics
-	metricRegs []*metrics.Registry // served by serveMetrics, in order
+	meter   *apiMetrics
+	metrics http.Handler // promhttp over Config.Gatherer, served by serveMetrics
 
 	started atomic.Int64 // when New ran (Unix ns): the "no leader" answer's grace
 	reach   reachCache   // voters reachable, for the "no leader" answer
@@ -147,18 +146,12 @@ func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
 	s.started.Store(time.Now().UnixNano())
 	s.roles.log = cfg.Logger
 	s.clock.cluster = s.offsets.clusterTime
-	reg := cfg.Metrics
-	if reg == nil {
-		reg = metrics.NewRegistry()
-	}
+	reg, gatherer := cfg.metricsRegistry()
 	s.tokens.send = s.sendBatch
 	s.meter = newAPIMetrics(reg, state)
 	s.peers = newNodeGuard(reg)
 	s.batching = newBatchPath(reg)
-	s.metricRegs = []*metrics.Registry{reg}
-	if cfg.ProcessMetrics != nil {
-		s.metricRegs = append(s.metricRegs, cfg.ProcessMetrics)
-	}
+	s.metrics = newMetricsHandler(gatherer, cfg.Logger)
 	s.handler = s.middleware(s.routes())
 	return s, nil
 }
