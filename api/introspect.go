@@ -8,6 +8,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
 )
 
@@ -92,13 +93,13 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request, _ httprouter
 
 // introspection is the encoded RFC 7662 answer for tok.
 func (s *Server) introspection(r *http.Request, tok string) ([]byte, error) {
-	if d, ok := parseToken(accessPrefix, tok); ok {
+	if d, ok := credentials.ParseToken(credentials.AccessPrefix, tok); ok {
 		rec, found, err := lookupFresh(s, r, d, s.state.AccessToken)
 		if err != nil || !found {
 			return inactiveBody, err
 		}
 		u, ok := s.state.SharedUser(rec.User)
-		if _, failed := tokenFailure(rec, u, ok, s.clock.now()); failed {
+		if _, failed := tokenFailure(rec, u, ok, s.clock.Now()); failed {
 			return inactiveBody, nil
 		}
 		client := rec.User + "/" + rec.Realm.Name // client_credentials: the user itself
@@ -110,13 +111,13 @@ func (s *Server) introspection(r *http.Request, tok string) ([]byte, error) {
 		}
 		return appendActive(nil, typeAccessToken, u, rec.Realm, rec.Created, rec.Expires, client), nil
 	}
-	if d, ok := parseToken(refreshPrefix, tok); ok {
+	if d, ok := credentials.ParseToken(credentials.RefreshPrefix, tok); ok {
 		rec, found, err := lookupFresh(s, r, d, s.state.RefreshToken)
 		if err != nil || !found {
 			return inactiveBody, err
 		}
 		u, ok := s.state.SharedUser(rec.User)
-		if rec.Invalidated || rec.UsedAt != 0 || s.clock.now() >= rec.Expires() || !ok || !u.Enabled {
+		if rec.Invalidated || rec.UsedAt != 0 || s.clock.Now() >= rec.Expires() || !ok || !u.Enabled {
 			return inactiveBody, nil
 		}
 		return appendActive(nil, typeRefreshToken, u, rec.Realm, rec.Created, rec.Expires(), rec.Client), nil
@@ -129,7 +130,7 @@ func (s *Server) introspection(r *http.Request, tok string) ([]byte, error) {
 func lookupFresh[T any](s *Server, r *http.Request, d fsm.Digest, get func(fsm.Digest) (T, bool)) (T, bool, error) {
 	rec, found := get(d)
 	if !found {
-		if err := s.catchUp(r.Context()); err != nil {
+		if err := s.reads.CatchUp(r.Context()); err != nil {
 			return rec, false, err
 		}
 		rec, found = get(d)

@@ -59,6 +59,12 @@ type apiMetrics struct {
 	replay       prometheus.Counter // tokens revoked after a refresh token replay
 	authFailures [numAuthFailures]prometheus.Counter
 	authRefusals [numAuthRefusals]prometheus.Counter
+	// batchesForwarded counts the batches of token creations this follower
+	// posted to the leader (cluster.Config.Metrics); unbatched the grants
+	// it forwarded whole instead, which remains only for a leader of an
+	// older build and for a node that cannot prove it is one.
+	batchesForwarded prometheus.Counter
+	unbatched        prometheus.Counter
 }
 
 // newAPIMetrics registers the API's metrics on reg. The token and user
@@ -98,6 +104,10 @@ func newAPIMetrics(reg prometheus.Registerer, state *fsm.FSM) *apiMetrics {
 	for i, name := range authRefusalNames {
 		m.authRefusals[i] = refused.WithLabelValues(name)
 	}
+	m.batchesForwarded = auto.NewCounter(prometheus.CounterOpts{Name: "tokend_token_batches_forwarded_total",
+		Help: "Batches of token creations this follower posted to the leader's propose route."})
+	m.unbatched = auto.NewCounter(prometheus.CounterOpts{Name: "tokend_token_grants_unbatched_total",
+		Help: "Token grants this follower forwarded whole to the leader, unbatched (an older leader, or no node credential)."})
 	registerStateGauges(reg, state)
 	return m
 }
