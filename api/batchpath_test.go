@@ -6,8 +6,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,14 +17,10 @@ import (
 // metricValue reads one unlabelled sample from n's metrics.
 func metricValue(t *testing.T, n *testNode, name string) float64 {
 	t.Helper()
-	body := n.do("GET", "/_prometheus/metrics", "", basicAuth("monty", "monty-pw")...).want(t, 200).body
-	m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(body)
-	if m == nil {
+	e, _ := n.scrapeMetrics("/_prometheus/metrics", basicAuth("monty", "monty-pw")...)
+	v, ok := e.Value(name)
+	if !ok {
 		t.Fatalf("metric %s not served", name)
-	}
-	v, err := strconv.ParseFloat(string(m[1]), 64)
-	if err != nil {
-		t.Fatal(err)
 	}
 	return v
 }

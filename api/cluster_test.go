@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
 )
@@ -211,6 +213,9 @@ func TestConfig_Validate(t *testing.T) {
 		"timeout under 1s":   func(c *Config) { c.TokenTimeout = time.Millisecond },
 		"negative req limit": func(c *Config) { c.RequestTimeout = -time.Second },
 		"negative purge":     func(c *Config) { c.PurgeInterval = -time.Minute },
+		"metrics not served": func(c *Config) {
+			c.Metrics = prometheus.WrapRegistererWith(prometheus.Labels{"node": "n1"}, prometheus.NewRegistry())
+		},
 	} {
 		c := ok
 		mod(&c)

@@ -9,7 +9,8 @@ import (
 	"net"
 	"time"
 
-	"github.com/tokend/tokend/api/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tokend/tokend/audit"
 	"github.com/tokend/tokend/raftnode/cluster"
 	"github.com/tokend/tokend/raftnode/peerauth"
@@ -66,12 +67,17 @@ type Config struct {
 	// node asks them, besides the members its state knows, when it must
 	// tell the cluster a new address or check whether it is still a member.
 	Peers []string
-	// Metrics is this node's registry: the server registers its own metrics
-	// on it (tokend_tokens_*, tokend_token_*, tokend_auth_*, tokend_users),
-	// next to the node's (raftnode.Config.Metrics), and serves it on
-	// /_prometheus/metrics and /metrics. One Server per Registry. Nil: a
-	// private registry with the server's metrics only.
-	Metrics *metrics.Registry
+	// Metrics is where the server registers its own metrics
+	// (tokend_tokens_*, tokend_token_*, tokend_auth_*, tokend_users,
+	// tokend_node_auth_failures_total), next to the node's
+	// (raftnode.Config.Metrics). One Server per Registerer. Nil: a private
+	// registry.
+	Metrics prometheus.Registerer
+	// Gatherer is what /_prometheus/metrics and /metrics serve: in tokend,
+	// the registry Metrics is, which also holds the node's, Raft's and the
+	// Go and process collectors. Nil: Metrics, which must then be a
+	// prometheus.Gatherer too (a *prometheus.Registry is).
+	Gatherer prometheus.Gatherer
 	// PeerTLS, when set, makes this node call other nodes' APIs (forwarding,
 	// catch-up, status, membership checks, snapshot transfers) over https
 	// with this client configuration: the cluster's CA in RootCAs and, for
@@ -98,9 +104,6 @@ type Config struct {
 	// PurgeInterval is how often the leader proposes a Purge of expired
 	// records (default 1m).
 	PurgeInterval time.Duration
-	// ProcessMetrics is served after Metrics: the process-wide registry of
-	// Raft's library metrics (raftnode.LibraryMetrics). Nil: none.
-	ProcessMetrics *metrics.Registry
 }
 
 // withDefaults returns c with its zero fields set to the defaults.
@@ -152,7 +155,26 @@ func (c Config) Validate() error {
 	if c.PurgeInterval < 0 {
 		return fmt.Errorf("api: PurgeInterval %v is negative", c.PurgeInterval)
 	}
+	if c.Metrics != nil && c.Gatherer == nil {
+		if _, ok := c.Metrics.(prometheus.Gatherer); !ok {
+			return errors.New("api: Metrics is not a prometheus.Gatherer: set Gatherer to serve it")
+		}
+	}
 	return nil
+}
+
+// metricsRegistry returns where the server registers its metrics and what
+// it serves, after the rules of Metrics and Gatherer (Validate made sure
+// that the assertion holds).
+func (c Config) metricsRegistry() (prometheus.Registerer, prometheus.Gatherer) {
+	reg := c.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	if c.Gatherer != nil {
+		return reg, c.Gatherer
+	}
+	return reg, reg.(prometheus.Gatherer)
 }
 
 // BuildInfo identifies the build a node runs; the status route reports it

@@ -1,12 +1,14 @@
 package api
 
 import (
-	"bytes"
+	"log/slog"
 	"net/http"
 
 	"github.com/julienschmidt/httprouter"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/tokend/tokend/api/metrics"
 	"github.com/tokend/tokend/fsm"
 )
 
@@ -44,80 +46,85 @@ var authRefusalNames = [numAuthRefusals]string{"rate_limited", "bcrypt_busy"}
 // refreshResults are the outcomes counted by tokend_token_refreshes_total.
 var refreshResults = []fsm.Status{fsm.OK, fsm.Retried, fsm.NotFound, fsm.Expired, fsm.Invalidated, fsm.WrongClient, fsm.Reused}
 
-// apiMetrics are the API's metrics, registered on Config.Metrics. Every
-// series is created here, so recording is an atomic add on a counter found
-// without building a string. Counts are taken on the node that did the work:
-// the leader for writes, the answering node for authentication.
+// apiMetrics are the API's metrics, registered on Config.Metrics (twice on
+// one registerer panics: one Server per Registerer). Every series is created
+// here, so recording is an atomic add on a counter found without building a
+// string. Counts are taken on the node that did the work: the leader for
+// writes, the answering node for authentication.
 type apiMetrics struct {
-	issued       map[string]*metrics.Counter // by grant type
-	refreshes    map[fsm.Status]*metrics.Counter
-	invalidated  map[fsm.InvalidateBy]*metrics.Counter
-	userChange   *metrics.Counter // tokens invalidated by disabling or deleting a user
-	replay       *metrics.Counter // tokens revoked after a refresh token replay
-	authFailures [numAuthFailures]*metrics.Counter
-	authRefusals [numAuthRefusals]*metrics.Counter
+	issued       map[string]prometheus.Counter // by grant type
+	refreshes    map[fsm.Status]prometheus.Counter
+	invalidated  map[fsm.InvalidateBy]prometheus.Counter
+	userChange   prometheus.Counter // tokens invalidated by disabling or deleting a user
+	replay       prometheus.Counter // tokens revoked after a refresh token replay
+	authFailures [numAuthFailures]prometheus.Counter
+	authRefusals [numAuthRefusals]prometheus.Counter
 	// batchesForwarded counts the batches of token creations this follower
 	// posted to the leader (cluster.Config.Metrics); unbatched the grants
 	// it forwarded whole instead, which remains only for a leader of an
 	// older build and for a node that cannot prove it is one.
-	batchesForwarded *metrics.Counter
-	unbatched        *metrics.Counter
+	batchesForwarded prometheus.Counter
+	unbatched        prometheus.Counter
 }
 
 // newAPIMetrics registers the API's metrics on reg. The token and user
 // gauges are read from state at scrape time.
-func newAPIMetrics(reg *metrics.Registry, state *fsm.FSM) *apiMetrics {
-	m := &apiMetrics{issued: map[string]*metrics.Counter{}, refreshes: map[fsm.Status]*metrics.Counter{},
-		invalidated: map[fsm.InvalidateBy]*metrics.Counter{}}
-	issued := reg.NewCounterVec("tokend_tokens_issued_total",
-		"Access tokens issued, by grant type (a retried refresh returning the same pair is not counted).", "grant_type")
+func newAPIMetrics(reg prometheus.Registerer, state *fsm.FSM) *apiMetrics {
+	m := &apiMetrics{issued: map[string]prometheus.Counter{}, refreshes: map[fsm.Status]prometheus.Counter{},
+		invalidated: map[fsm.InvalidateBy]prometheus.Counter{}}
+	auto := promauto.With(reg)
+	issued := auto.NewCounterVec(prometheus.CounterOpts{Name: "tokend_tokens_issued_total",
+		Help: "Access tokens issued, by grant type (a retried refresh returning the same pair is not counted)."},
+		[]string{"grant_type"})
 	for _, g := range []string{grantPassword, grantClientCredentials, grantRefreshToken} {
-		m.issued[g] = issued.With(g)
+		m.issued[g] = issued.WithLabelValues(g)
 	}
-	refreshes := reg.NewCounterVec("tokend_token_refreshes_total",
-		"Refresh token grants, by result (ok, retried within the 30 s window, or why it was refused).", "result")
+	refreshes := auto.NewCounterVec(prometheus.CounterOpts{Name: "tokend_token_refreshes_total",
+		Help: "Refresh token grants, by result (ok, retried within the 30 s window, or why it was refused)."},
+		[]string{"result"})
 	for _, st := range refreshResults {
-		m.refreshes[st] = refreshes.With(st.String())
+		m.refreshes[st] = refreshes.WithLabelValues(st.String())
 	}
-	invalidated := reg.NewCounterVec("tokend_tokens_invalidated_total",
-		"Access and refresh tokens newly invalidated, by cause.", "cause")
+	invalidated := auto.NewCounterVec(prometheus.CounterOpts{Name: "tokend_tokens_invalidated_total",
+		Help: "Access and refresh tokens newly invalidated, by cause."}, []string{"cause"})
 	for by, cause := range map[fsm.InvalidateBy]string{fsm.ByAccessToken: "access_token",
 		fsm.ByRefreshToken: "refresh_token", fsm.ByUser: "username", fsm.ByRealm: "realm"} {
-		m.invalidated[by] = invalidated.With(cause)
+		m.invalidated[by] = invalidated.WithLabelValues(cause)
 	}
-	m.userChange = invalidated.With("user_disabled_or_deleted")
-	m.replay = invalidated.With("refresh_replay")
-	failures := reg.NewCounterVec("tokend_auth_failures_total",
-		"Failed authentications (Bearer, Basic and the password grant), by reason.", "reason")
+	m.userChange = invalidated.WithLabelValues("user_disabled_or_deleted")
+	m.replay = invalidated.WithLabelValues("refresh_replay")
+	failures := auto.NewCounterVec(prometheus.CounterOpts{Name: "tokend_auth_failures_total",
+		Help: "Failed authentications (Bearer, Basic and the password grant), by reason."}, []string{"reason"})
 	for i, name := range authFailureNames {
-		m.authFailures[i] = failures.With(name)
+		m.authFailures[i] = failures.WithLabelValues(name)
 	}
-	refused := reg.NewCounterVec("tokend_auth_refused_total",
-		"Password checks (Basic and the password grant) answered 429 without checking, by reason.", "reason")
+	refused := auto.NewCounterVec(prometheus.CounterOpts{Name: "tokend_auth_refused_total",
+		Help: "Password checks (Basic and the password grant) answered 429 without checking, by reason."},
+		[]string{"reason"})
 	for i, name := range authRefusalNames {
-		m.authRefusals[i] = refused.With(name)
+		m.authRefusals[i] = refused.WithLabelValues(name)
 	}
-	m.batchesForwarded = reg.NewCounter("tokend_token_batches_forwarded_total",
-		"Batches of token creations this follower posted to the leader's propose route.")
-	m.unbatched = reg.NewCounter("tokend_token_grants_unbatched_total",
-		"Token grants this follower forwarded whole to the leader, unbatched (an older leader, or no node credential).")
+	m.batchesForwarded = auto.NewCounter(prometheus.CounterOpts{Name: "tokend_token_batches_forwarded_total",
+		Help: "Batches of token creations this follower posted to the leader's propose route."})
+	m.unbatched = auto.NewCounter(prometheus.CounterOpts{Name: "tokend_token_grants_unbatched_total",
+		Help: "Token grants this follower forwarded whole to the leader, unbatched (an older leader, or no node credential)."})
 	registerStateGauges(reg, state)
 	return m
 }
 
 // registerStateGauges adds gauges that count the state's records at scrape
 // time.
-func registerStateGauges(reg *metrics.Registry, state *fsm.FSM) {
-	records := reg.NewGaugeVec("tokend_token_records",
-		"Token records in this node's state: live ones plus expired or invalidated ones not yet purged.", "kind")
-	access, refresh := records.With("access"), records.With("refresh")
-	users := reg.NewGauge("tokend_users", "Native and reserved users in this node's state.")
-	reg.OnCollect(func() {
-		c := state.Counts()
-		access.Set(float64(c.AccessTokens))
-		refresh.Set(float64(c.RefreshTokens))
-		users.Set(float64(c.Users))
-	})
+func registerStateGauges(reg prometheus.Registerer, state *fsm.FSM) {
+	const recordsHelp = "Token records in this node's state: live ones plus expired or invalidated ones not yet purged."
+	auto := promauto.With(reg)
+	records := func(kind string, count func(fsm.Counts) int) {
+		auto.NewGaugeFunc(prometheus.GaugeOpts{Name: "tokend_token_records", Help: recordsHelp,
+			ConstLabels: prometheus.Labels{"kind": kind}}, func() float64 { return float64(count(state.Counts())) })
+	}
+	records("access", func(c fsm.Counts) int { return c.AccessTokens })
+	records("refresh", func(c fsm.Counts) int { return c.RefreshTokens })
+	auto.NewGaugeFunc(prometheus.GaugeOpts{Name: "tokend_users",
+		Help: "Native and reserved users in this node's state."}, func() float64 { return float64(state.Counts().Users) })
 }
 
 // authFailed counts a failed authentication.
@@ -150,19 +157,23 @@ func (m *apiMetrics) committed(c fsm.Command, res fsm.Result) {
 	}
 }
 
-// serveMetrics serves GET /_prometheus/metrics and GET /metrics: this node's
-// metrics, then the process-wide ones (Config.ProcessMetrics), in the
-// Prometheus text format. It needs the monitor privilege.
+// serveMetrics serves GET /_prometheus/metrics and GET /metrics: what
+// Config.Gatherer gathers, through promhttp (the Prometheus text format
+// unless the scraper asks for another). It needs the monitor privilege.
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	if _, err := s.authorize(r, actionMetrics, privMonitor); err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	if err := metrics.Write(&buf, s.metricRegs...); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", metrics.ContentType)
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(buf.Bytes())
+	s.metrics.ServeHTTP(w, r)
 	return nil
+}
+
+// newMetricsHandler returns the promhttp handler over g. A family that
+// fails to gather is logged and left out, so a scrape still gets the rest
+// rather than a 500.
+func newMetricsHandler(g prometheus.Gatherer, log *slog.Logger) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(log.With("component", "metrics").Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
+	})
 }

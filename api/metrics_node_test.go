@@ -10,21 +10,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/tokend/tokend/api/metrics"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
 	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
 // startRaftNode serves the API of a real single-node Raft cluster on
-// 127.0.0.1, wired as cmd/tokend wires it: one registry for the node and the
-// API, plus the process-wide library metrics. The test users are seeded.
+// 127.0.0.1, wired as cmd/tokend wires it: one registry for the node (its
+// own metrics and the process-wide library metrics) and the API. The test
+// users are seeded.
 func startRaftNode(t *testing.T) *testNode {
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
-	reg, state := metrics.NewRegistry(), fsm.New()
+	reg, state := prometheus.NewPedanticRegistry(), fsm.New()
 	rn, err := raftnode.Open(raftnode.Config{NodeID: "r1", RaftBind: "127.0.0.1:0", DataDir: t.TempDir(), Logger: logger,
 		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
 		LeaderLeaseTimeout: 200 * time.Millisecond, Metrics: reg,
@@ -41,7 +42,7 @@ func startRaftNode(t *testing.T) *testNode {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
 	srv, err := New(Config{NodeID: "r1", HTTPAdvertise: ts.Listener.Addr().String(), Logger: logger,
-		Metrics: reg, ProcessMetrics: raftnode.LibraryMetrics()}, rn, state)
+		Metrics: reg}, rn, state)
 	if err != nil {
 		t.Fatal(err)
 	}

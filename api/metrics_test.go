@@ -8,21 +8,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tokend/tokend/api/credentials"
-	"github.com/tokend/tokend/api/metrics/metricstest"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/test/testkit"
 )
 
-// scrapeMetrics fetches path with hdr, checks the content type and parses
+// scrapeMetrics fetches path with hdr, checks that it is the Prometheus
+// text format (version 0.0.4, what promhttp answers a plain GET) and parses
 // the exposition.
-func (n *testNode) scrapeMetrics(path string, hdr ...string) (*metricstest.Exposition, string) {
+func (n *testNode) scrapeMetrics(path string, hdr ...string) (testkit.Metrics, string) {
 	n.t.Helper()
 	r := n.do("GET", path, "", hdr...).want(n.t, 200)
-	if ct := r.header.Get("Content-Type"); ct != "text/plain; version=0.0.4; charset=utf-8" {
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4; charset=utf-8") {
 		n.t.Fatalf("Content-Type %q", ct)
 	}
-	e, err := metricstest.Parse(bytes.NewReader(r.body))
+	e, err := testkit.ParseMetrics(bytes.NewReader(r.body))
 	if err != nil {
 		n.t.Fatalf("%v\n%s", err, r.body)
 	}
@@ -30,7 +32,7 @@ func (n *testNode) scrapeMetrics(path string, hdr ...string) (*metricstest.Expos
 }
 
 // wantCount fails unless the sample has the value.
-func wantCount(t *testing.T, e *metricstest.Exposition, want float64, name string, labels ...string) {
+func wantCount(t *testing.T, e testkit.Metrics, want float64, name string, labels ...string) {
 	t.Helper()
 	if got, ok := e.Value(name, labels...); !ok || got != want {
 		t.Errorf("%s%v = %v (found %v), want %v", name, labels, got, ok, want)
@@ -48,6 +50,23 @@ func TestMetrics_NeedTheMonitorPrivilege(t *testing.T) {
 		access, _ := n.passwordGrant("monty", "monty-pw")
 		n.scrapeMetrics(path, bearer(access)...)
 	}
+}
+
+// The routes serve the injected Gatherer, whatever else is registered on
+// it, and the server registers on the injected Registerer.
+func TestMetrics_ServeTheInjectedRegistry(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewPedanticRegistry()
+	other := prometheus.NewCounter(prometheus.CounterOpts{Name: "other_total", Help: "Registered by someone else."})
+	reg.MustRegister(other)
+	other.Add(3)
+	n := newLeader(t, func(c *Config) {
+		c.Metrics, c.Gatherer = prometheus.WrapRegistererWith(prometheus.Labels{"node": "n1"}, reg), reg
+	})
+	e, _ := n.scrapeMetrics("/metrics", basicAuth("monty", "monty-pw")...)
+	wantCount(t, e, 3, "other_total")
+	wantCount(t, e, float64(len(testUsers)), "tokend_users", "node", "n1")
+	wantCount(t, e, 0, "tokend_auth_failures_total", "node", "n1", "reason", "bad_password")
 }
 
 func TestMetrics_CountTokensInvalidationsAndAuthFailures(t *testing.T) {
@@ -94,8 +113,8 @@ func TestMetrics_CountTokensInvalidationsAndAuthFailures(t *testing.T) {
 	wantCount(t, e, float64(c.AccessTokens), "tokend_token_records", "kind", "access")
 	wantCount(t, e, float64(c.RefreshTokens), "tokend_token_records", "kind", "refresh")
 	wantCount(t, e, float64(len(testUsers)), "tokend_users")
-	if e.Types["tokend_auth_failures_total"] != "counter" || e.Types["tokend_token_records"] != "gauge" {
-		t.Errorf("types: %v", e.Types)
+	if e.Type("tokend_auth_failures_total") != "counter" || e.Type("tokend_token_records") != "gauge" {
+		t.Errorf("types: %q %q", e.Type("tokend_auth_failures_total"), e.Type("tokend_token_records"))
 	}
 }
 

@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
 	"github.com/tokend/tokend/api/credentials"
-	"github.com/tokend/tokend/api/metrics"
 	"github.com/tokend/tokend/raftnode/cluster"
 	"github.com/tokend/tokend/raftnode/peerauth"
 )
@@ -63,15 +65,16 @@ var nodeFailureNames = [numNodeFailures]string{"malformed", "stale", "invalid", 
 // the failure limits per remote address) and counts their failures.
 type nodeGuard struct {
 	proofs   *credentials.NodeGuard
-	failures [numNodeFailures]*metrics.Counter
+	failures [numNodeFailures]prometheus.Counter
 }
 
-func newNodeGuard(reg *metrics.Registry) *nodeGuard {
+func newNodeGuard(reg prometheus.Registerer) *nodeGuard {
 	g := &nodeGuard{proofs: credentials.NewNodeGuard()}
-	vec := reg.NewCounterVec("tokend_node_auth_failures_total",
-		"Requests refused because their node authentication (X-Tokend-Node-Auth) failed, by reason.", "reason")
+	vec := promauto.With(reg).NewCounterVec(prometheus.CounterOpts{Name: "tokend_node_auth_failures_total",
+		Help: "Requests refused because their node authentication (X-Tokend-Node-Auth) failed, by reason."},
+		[]string{"reason"})
 	for i, name := range nodeFailureNames {
-		g.failures[i] = vec.With(name)
+		g.failures[i] = vec.WithLabelValues(name)
 	}
 	return g
 }

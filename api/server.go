@@ -9,7 +9,6 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/tokend/tokend/api/credentials"
-	"github.com/tokend/tokend/api/metrics"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode/cluster"
 )
@@ -44,8 +43,8 @@ type Server struct {
 	// roles resolves users' roles into privileges.
 	roles roleGrants
 
-	meter      *apiMetrics
-	metricRegs []*metrics.Registry // served by serveMetrics, in order
+	meter   *apiMetrics
+	metrics http.Handler // promhttp over Config.Gatherer, served by serveMetrics
 
 	// cluster is the coordination with the other nodes; the routes reach
 	// it through the interfaces below (coordination.go).
@@ -69,10 +68,7 @@ func New(cfg Config, node cluster.Node, state *fsm.FSM) (*Server, error) {
 		return nil, fmt.Errorf("api: New needs a node and a state")
 	}
 	cfg = cfg.withDefaults()
-	reg := cfg.Metrics
-	if reg == nil {
-		reg = metrics.NewRegistry()
-	}
+	reg, gatherer := cfg.metricsRegistry()
 	meter := newAPIMetrics(reg, state)
 	c, err := cluster.New(cfg.clusterConfig(meter.batchesForwarded), node, state)
 	if err != nil {
@@ -100,10 +96,7 @@ func New(cfg Config, node cluster.Node, state *fsm.FSM) (*Server, error) {
 	s.passwords = credentials.NewVerifier(credentials.Config{State: state, CatchUp: s.reads.CatchUp,
 		Credential: cfg.Credential, Log: cfg.Logger})
 	s.roles.log = cfg.Logger
-	s.metricRegs = []*metrics.Registry{reg}
-	if cfg.ProcessMetrics != nil {
-		s.metricRegs = append(s.metricRegs, cfg.ProcessMetrics)
-	}
+	s.metrics = newMetricsHandler(gatherer, cfg.Logger)
 	s.handler = s.middleware(s.routes())
 	return s, nil
 }

@@ -10,8 +10,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tokend/tokend/api/metrics"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode/peerauth"
 )
@@ -84,9 +84,10 @@ type Config struct {
 
 	// Metrics receives this node's own metrics (tokend_node_*: Raft state,
 	// term, indexes, apply lag, last contact, leader changes, snapshot size,
-	// propose latency). One Node per Registry. Nil keeps them unexposed.
-	// Raft's library metrics are process-wide: see LibraryMetrics.
-	Metrics *metrics.Registry
+	// propose latency) and Raft's library metrics (tokend_raft_*), which are
+	// process-wide: see librarymetrics.go. One Node per Registerer. Nil
+	// keeps them unexposed.
+	Metrics prometheus.Registerer
 
 	// Observer, when set, is told of every applied command and restored
 	// snapshot (the audit trail). It is called on the apply goroutine:

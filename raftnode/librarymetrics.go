@@ -4,8 +4,6 @@ import (
 	"sync"
 
 	gometrics "github.com/hashicorp/go-metrics/compat"
-
-	"github.com/tokend/tokend/api/metrics"
 )
 
 // Why a go-metrics sink at all (RAFT-NOTES 15 advises against one): the
@@ -20,32 +18,45 @@ import (
 // If a later upgrade moves either library to the hashicorp module (or the
 // binary is built with -tags hashicorpmetrics), that library's metrics stop
 // arriving here while the node's own metrics keep working.
+//
+// Why a sink of our own rather than go-metrics' PrometheusSink (in
+// hashicorp/go-metrics/prometheus or armon/go-metrics/prometheus): that
+// sink names families by joining the key as it is (raft_commitTime, no
+// tokend_ prefix), turns samples into summaries in milliseconds instead of
+// histograms in seconds, and registers on prometheus' global registry by
+// default; so it cannot keep the published tokend_raft_* names, units and
+// types. The hashicorp one also implements the hashicorp module's
+// MetricSink, which compat (armon, without build tags) does not accept.
+// librarySink is the small adapter that keeps them, recording into
+// client_golang's own counters, gauges and histograms.
 
 var (
-	libraryOnce     sync.Once
-	libraryRegistry *metrics.Registry
+	libraryOnce sync.Once
+	library     *librarySink
 )
 
-// LibraryMetrics returns the registry fed by the go-metrics emissions of
+// libraryMetrics returns the collector fed by the go-metrics emissions of
 // hashicorp/raft and raft-boltdb (families named tokend_raft_*), installing
 // its sink as go-metrics' global on the first call.
 //
 // The go-metrics global is process-wide, and the libraries do not say which
 // Raft instance emitted a sample: every Node in the process reports into
-// this one registry. A process runs one node in production, so the figures
-// are that node's; tests that run several nodes in one process see their
-// sum. The sink is installed once and never replaced; call LibraryMetrics
-// before Open so that nothing emitted at start-up is lost. Host name
-// prefixes and Go runtime metrics are off.
-func LibraryMetrics() *metrics.Registry {
+// this one collector, which each Node registers on its own Config.Metrics.
+// A process runs one node in production, so the figures are that node's;
+// tests that run several nodes in one process see their sum on every
+// node's registry. The sink is installed once and never replaced; Open
+// calls this before starting Raft so that nothing emitted at start-up is
+// lost. Host name prefixes and Go runtime metrics are off (the Go collector
+// registered by cmd/tokend covers the runtime).
+func libraryMetrics() *librarySink {
 	libraryOnce.Do(func() {
-		libraryRegistry = metrics.NewRegistry()
+		library = newLibrarySink()
 		conf := gometrics.DefaultConfig("")
 		conf.HostName = ""
 		conf.EnableHostname = false
 		conf.EnableRuntimeMetrics = false
 		// NewGlobal fails only if the sink's constructor does; ours cannot.
-		_, _ = gometrics.NewGlobal(conf, newLibrarySink(libraryRegistry))
+		_, _ = gometrics.NewGlobal(conf, library)
 	})
-	return libraryRegistry
+	return library
 }

@@ -3,14 +3,14 @@ package raftnode
 import (
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 
 	gometrics "github.com/hashicorp/go-metrics/compat"
-
-	"github.com/tokend/tokend/api/metrics"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // sampleKind is the go-metrics call a value arrived through.
@@ -54,53 +54,79 @@ var millisecondGauges = map[string]bool{
 	"raft.fsm.lastRestoreDuration": true,
 }
 
-// librarySink is a go-metrics MetricSink that records into a
-// metrics.Registry: counters as counters (name_total), gauges and EmitKey as
-// gauges, samples as histograms. A go-metrics key such as
-// [raft replication appendEntries rpc] becomes
-// tokend_raft_replication_append_entries_rpc_seconds; label names are
-// snake-cased too.
+// librarySink is a go-metrics MetricSink that records into client_golang
+// metrics, and the prometheus.Collector that exposes them: counters as
+// counters (name_total), gauges and EmitKey as gauges, samples as
+// histograms. A go-metrics key such as [raft replication appendEntries rpc]
+// becomes tokend_raft_replication_append_entries_rpc_seconds; label names
+// are snake-cased too, and label values that are not UTF-8 have the bad
+// bytes replaced.
 //
 // Recording looks the series up in a copy-on-write map under a key built in
 // a stack buffer, so the common path takes no lock and allocates nothing.
 // A key whose name or labels clash with an earlier one (a different kind,
 // different label names) is counted in tokend_raft_sink_dropped_total
 // instead of being recorded.
+//
+// Its families appear as the libraries first emit them, so as a collector
+// it is unchecked: Describe sends nothing, and a registry takes its word
+// that the tokend_raft_ prefix is its own.
 type librarySink struct {
-	reg     *metrics.Registry
-	dropped *metrics.Counter
+	dropped prometheus.Counter
 	series  atomic.Pointer[map[string]*sinkSeries]
 
 	mu       sync.Mutex             // serialises creating series
 	families map[string]*sinkFamily // by metric name
 }
 
+// droppedName is the family the sink counts dropped samples in.
+const droppedName = "tokend_raft_sink_dropped_total"
+
 // sinkSeries is one recorded series: the metric of its family's kind. A key
 // that was dropped maps to a nil *sinkSeries.
 type sinkSeries struct {
-	counter   *metrics.Counter
-	gauge     *metrics.Gauge
-	histogram *metrics.Histogram
+	counter   prometheus.Counter
+	gauge     prometheus.Gauge
+	histogram prometheus.Observer
 	scale     float64 // multiplies incoming values (milliseconds to seconds)
 }
 
-// sinkFamily is a family the sink registered.
+// sinkFamily is a family the sink created.
 type sinkFamily struct {
-	kind   sampleKind
+	kind   sampleKind // 0 for droppedName, which no key may resolve to
 	labels []string
 	scale  float64
-	vec    any // *metrics.CounterVec, *metrics.GaugeVec or *metrics.HistogramVec
+	vec    prometheus.Collector // a CounterVec, GaugeVec or HistogramVec, or dropped
 }
 
-var _ gometrics.MetricSink = (*librarySink)(nil)
+var (
+	_ gometrics.MetricSink = (*librarySink)(nil)
+	_ prometheus.Collector = (*librarySink)(nil)
+)
 
-func newLibrarySink(reg *metrics.Registry) *librarySink {
-	s := &librarySink{reg: reg, families: map[string]*sinkFamily{},
-		dropped: reg.NewCounter("tokend_raft_sink_dropped_total",
-			"go-metrics samples from hashicorp/raft or raft-boltdb not recorded because their name or labels clash with an earlier one.")}
+func newLibrarySink() *librarySink {
+	dropped := prometheus.NewCounter(prometheus.CounterOpts{Name: droppedName,
+		Help: "go-metrics samples from hashicorp/raft or raft-boltdb not recorded because their name or labels clash with an earlier one."})
+	s := &librarySink{dropped: dropped, families: map[string]*sinkFamily{droppedName: {vec: dropped}}}
 	empty := map[string]*sinkSeries{}
 	s.series.Store(&empty)
 	return s
+}
+
+// Describe sends nothing: the sink is an unchecked collector.
+func (s *librarySink) Describe(chan<- *prometheus.Desc) {}
+
+// Collect sends every series recorded so far and the dropped count.
+func (s *librarySink) Collect(ch chan<- prometheus.Metric) {
+	s.mu.Lock()
+	vecs := make([]prometheus.Collector, 0, len(s.families))
+	for _, f := range s.families {
+		vecs = append(vecs, f.vec)
+	}
+	s.mu.Unlock()
+	for _, v := range vecs {
+		v.Collect(ch)
+	}
 }
 
 // SetGauge records a gauge.
@@ -119,9 +145,10 @@ func (s *librarySink) EmitKey(key []string, val float32) { s.SetGaugeWithLabels(
 // IncrCounter adds to a counter.
 func (s *librarySink) IncrCounter(key []string, val float32) { s.IncrCounterWithLabels(key, val, nil) }
 
-// IncrCounterWithLabels adds to a counter.
+// IncrCounterWithLabels adds to a counter. A value that is not positive is
+// ignored: a counter never goes down (and client_golang's would panic).
 func (s *librarySink) IncrCounterWithLabels(key []string, val float32, labels []gometrics.Label) {
-	if se := s.lookup(kindCounter, key, labels); se != nil {
+	if se := s.lookup(kindCounter, key, labels); se != nil && val > 0 {
 		se.counter.Add(float64(val))
 	}
 }
@@ -129,9 +156,9 @@ func (s *librarySink) IncrCounterWithLabels(key []string, val float32, labels []
 // AddSample observes a sample in a histogram.
 func (s *librarySink) AddSample(key []string, val float32) { s.AddSampleWithLabels(key, val, nil) }
 
-// AddSampleWithLabels observes a sample in a histogram.
+// AddSampleWithLabels observes a sample in a histogram; NaN is ignored.
 func (s *librarySink) AddSampleWithLabels(key []string, val float32, labels []gometrics.Label) {
-	if se := s.lookup(kindSample, key, labels); se != nil {
+	if se := s.lookup(kindSample, key, labels); se != nil && !math.IsNaN(float64(val)) {
 		se.histogram.Observe(float64(val) * se.scale)
 	}
 }
@@ -161,8 +188,8 @@ func (s *librarySink) lookup(k sampleKind, key []string, labels []gometrics.Labe
 	return se
 }
 
-// create registers what a new key and label set needs and publishes the
-// series in a new copy of the lookup map.
+// create makes what a new key and label set needs and publishes the series
+// in a new copy of the lookup map.
 func (s *librarySink) create(id string, k sampleKind, key []string, labels []gometrics.Label) *sinkSeries {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -177,21 +204,21 @@ func (s *librarySink) create(id string, k sampleKind, key []string, labels []gom
 	return se
 }
 
-// newSeries finds or registers the family for key and returns the series
+// newSeries finds or creates the family for key and returns the series
 // for the label values, or nil if the family clashes. s.mu is held.
 func (s *librarySink) newSeries(k sampleKind, key []string, labels []gometrics.Label) *sinkSeries {
 	name, help, scale, buckets := describe(k, key)
 	names := make([]string, len(labels))
 	values := make([]string, len(labels))
 	for i, l := range labels {
-		names[i], values[i] = snakeCase([]string{l.Name}), l.Value
+		names[i], values[i] = snakeCase([]string{l.Name}), strings.ToValidUTF8(l.Value, "\uFFFD")
 	}
 	f := s.families[name]
 	if f == nil {
 		if !usableLabels(k, names) {
 			return nil
 		}
-		f = &sinkFamily{kind: k, labels: names, scale: scale, vec: register(s.reg, k, name, help, buckets, names)}
+		f = &sinkFamily{kind: k, labels: names, scale: scale, vec: newVec(k, name, help, buckets, names)}
 		s.families[name] = f
 	}
 	if f.kind != k || !slices.Equal(f.labels, names) {
@@ -199,28 +226,28 @@ func (s *librarySink) newSeries(k sampleKind, key []string, labels []gometrics.L
 	}
 	se := &sinkSeries{scale: f.scale}
 	switch v := f.vec.(type) {
-	case *metrics.CounterVec:
-		se.counter = v.With(values...)
-	case *metrics.GaugeVec:
-		se.gauge = v.With(values...)
-	case *metrics.HistogramVec:
-		se.histogram = v.With(values...)
+	case *prometheus.CounterVec:
+		se.counter = v.WithLabelValues(values...)
+	case *prometheus.GaugeVec:
+		se.gauge = v.WithLabelValues(values...)
+	case *prometheus.HistogramVec:
+		se.histogram = v.WithLabelValues(values...)
 	}
 	return se
 }
 
-// register adds a family of kind k to reg.
-func register(reg *metrics.Registry, k sampleKind, name, help string, buckets []float64, labels []string) any {
+// newVec returns a family of kind k.
+func newVec(k sampleKind, name, help string, buckets []float64, labels []string) prometheus.Collector {
 	switch k {
 	case kindCounter:
-		return reg.NewCounterVec(name, help, labels...)
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 	case kindGauge:
-		return reg.NewGaugeVec(name, help, labels...)
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
 	}
-	return reg.NewHistogramVec(name, help, buckets, labels...)
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
 }
 
-// usableLabels reports whether the registry accepts these (snake-cased)
+// usableLabels reports whether client_golang accepts these (snake-cased)
 // label names: not empty, not starting with a digit or __, not le on a
 // histogram, none repeated.
 func usableLabels(k sampleKind, names []string) bool {

@@ -1,90 +1,125 @@
 package raftnode
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
-
-	"github.com/tokend/tokend/api/metrics"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // nodeMetrics are this node's own metrics (tokend_node_*), registered on
-// Config.Metrics. Unlike LibraryMetrics they belong to one Node, so several
-// nodes in one process keep theirs apart. The gauges are read from Raft at
-// scrape time (collectMetrics); the counter and the histogram are updated
-// as things happen.
+// Config.Metrics as one prometheus.Collector. Unlike the library metrics
+// they belong to one Node, so several nodes in one process keep theirs
+// apart. The counters and the histogram are updated as things happen; the
+// gauges are read from Raft at scrape time (Collect).
 type nodeMetrics struct {
-	state         [raft.Shutdown + 1]*metrics.Gauge // by raft.RaftState
-	term          *metrics.Gauge
-	commitIndex   *metrics.Gauge
-	appliedIndex  *metrics.Gauge
-	applyLag      *metrics.Gauge
-	lastContact   *metrics.Gauge
-	snapshotBytes *metrics.Gauge
-	leaderChanges *metrics.Counter
-	authFailures  *metrics.Counter
-	propose       *metrics.Histogram
+	n             *Node
+	leaderChanges prometheus.Counter
+	authFailures  prometheus.Counter
+	propose       prometheus.Histogram
+
+	state         *prometheus.Desc // by lower-cased raft.RaftState
+	term          *prometheus.Desc
+	commitIndex   *prometheus.Desc
+	appliedIndex  *prometheus.Desc
+	applyLag      *prometheus.Desc
+	lastContact   *prometheus.Desc
+	snapshotBytes *prometheus.Desc
 }
 
-// newNodeMetrics registers the node's metrics on reg; a nil reg gets a
-// private registry, so that recording never needs a nil check.
-func newNodeMetrics(reg *metrics.Registry) *nodeMetrics {
-	if reg == nil {
-		reg = metrics.NewRegistry()
+// newNodeMetrics returns n's metrics, not yet registered (Open registers
+// them once Raft runs, since Collect reads it).
+func newNodeMetrics(n *Node) *nodeMetrics {
+	gauge := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
 	}
-	m := &nodeMetrics{
-		term:         reg.NewGauge("tokend_node_term", "Current Raft term."),
-		commitIndex:  reg.NewGauge("tokend_node_commit_index", "Raft commit index as known to this node."),
-		appliedIndex: reg.NewGauge("tokend_node_applied_index", "Index of the last entry this node's state machine applied."),
-		applyLag: reg.NewGauge("tokend_node_apply_lag_entries",
+	return &nodeMetrics{
+		n: n,
+		leaderChanges: prometheus.NewCounter(prometheus.CounterOpts{Name: "tokend_node_leader_changes_total",
+			Help: "Leader changes this node observed, changes to no leader included."}),
+		authFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "tokend_node_raft_auth_failures_total",
+			Help: "Raft connections this node accepted and closed because they did not prove the node credential (none with mutual TLS: see the TLS handshake errors in the log)."}),
+		propose: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tokend_node_propose_seconds",
+			Help:    "Time from Propose on the leader to the entry being committed and applied there, successful proposals only.",
+			Buckets: timeBuckets}),
+		state:        gauge("tokend_node_raft_state", "1 for this node's current Raft state, 0 for the others.", "state"),
+		term:         gauge("tokend_node_term", "Current Raft term."),
+		commitIndex:  gauge("tokend_node_commit_index", "Raft commit index as known to this node."),
+		appliedIndex: gauge("tokend_node_applied_index", "Index of the last entry this node's state machine applied."),
+		applyLag: gauge("tokend_node_apply_lag_entries",
 			"Committed entries Raft has not yet handed to the state machine (commit index minus Raft's applied index)."),
-		lastContact: reg.NewGauge("tokend_node_last_contact_seconds",
+		lastContact: gauge("tokend_node_last_contact_seconds",
 			"Seconds since this follower last heard from a leader; 0 on the leader, +Inf if it never has."),
-		snapshotBytes: reg.NewGauge("tokend_node_snapshot_bytes", "Size of the newest snapshot on disk (0: none)."),
-		leaderChanges: reg.NewCounter("tokend_node_leader_changes_total",
-			"Leader changes this node observed, changes to no leader included."),
-		authFailures: reg.NewCounter("tokend_node_raft_auth_failures_total",
-			"Raft connections this node accepted and closed because they did not prove the node credential (none with mutual TLS: see the TLS handshake errors in the log)."),
-		propose: reg.NewHistogram("tokend_node_propose_seconds",
-			"Time from Propose on the leader to the entry being committed and applied there, successful proposals only.",
-			timeBuckets),
+		snapshotBytes: gauge("tokend_node_snapshot_bytes", "Size of the newest snapshot on disk (0: none)."),
 	}
-	states := reg.NewGaugeVec("tokend_node_raft_state", "1 for this node's current Raft state, 0 for the others.", "state")
-	for s := range m.state {
-		m.state[s] = states.With(strings.ToLower(raft.RaftState(s).String()))
-	}
-	return m
 }
 
-// collectMetrics sets the gauges from Raft's current state. It runs at
-// scrape time; listing the snapshots reads their small metadata files.
-func (n *Node) collectMetrics() {
-	state := n.raft.State()
-	for s, g := range n.m.state {
-		g.Set(boolGauge(raft.RaftState(s) == state))
+// Describe sends the descriptors of every metric Collect sends.
+func (m *nodeMetrics) Describe(ch chan<- *prometheus.Desc) {
+	m.leaderChanges.Describe(ch)
+	m.authFailures.Describe(ch)
+	m.propose.Describe(ch)
+	for _, d := range []*prometheus.Desc{m.state, m.term, m.commitIndex, m.appliedIndex, m.applyLag,
+		m.lastContact, m.snapshotBytes} {
+		ch <- d
 	}
-	commit, handed := n.raft.CommitIndex(), n.raft.AppliedIndex()
-	n.m.term.Set(float64(n.raft.CurrentTerm()))
-	n.m.commitIndex.Set(float64(commit))
-	n.m.appliedIndex.Set(float64(n.fsm.AppliedIndex()))
-	n.m.applyLag.Set(float64(commit - min(commit, handed)))
-	switch last := n.raft.LastContact(); {
+}
+
+// Collect sends the counters and the histogram, and the gauges read from
+// Raft's current state. Listing the snapshots reads their small metadata
+// files; if that fails, the snapshot size is left out of this scrape.
+func (m *nodeMetrics) Collect(ch chan<- prometheus.Metric) {
+	m.leaderChanges.Collect(ch)
+	m.authFailures.Collect(ch)
+	m.propose.Collect(ch)
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	r := m.n.raft
+	state := r.State()
+	for s := raft.Follower; s <= raft.Shutdown; s++ {
+		gauge(m.state, boolGauge(s == state), strings.ToLower(s.String()))
+	}
+	commit, handed := r.CommitIndex(), r.AppliedIndex()
+	gauge(m.term, float64(r.CurrentTerm()))
+	gauge(m.commitIndex, float64(commit))
+	gauge(m.appliedIndex, float64(m.n.fsm.AppliedIndex()))
+	gauge(m.applyLag, float64(commit-min(commit, handed)))
+	switch last := r.LastContact(); {
 	case state == raft.Leader:
-		n.m.lastContact.Set(0)
+		gauge(m.lastContact, 0)
 	case last.IsZero():
-		n.m.lastContact.Set(math.Inf(1))
+		gauge(m.lastContact, math.Inf(1))
 	default:
-		n.m.lastContact.Set(time.Since(last).Seconds())
+		gauge(m.lastContact, time.Since(last).Seconds())
 	}
-	if snaps, err := n.snaps.List(); err == nil {
+	if snaps, err := m.n.snaps.List(); err == nil {
 		var size int64
 		if len(snaps) > 0 {
 			size = snaps[0].Size
 		}
-		n.m.snapshotBytes.Set(float64(size))
+		gauge(m.snapshotBytes, float64(size))
 	}
+}
+
+// registerMetrics registers the node's metrics and the process-wide
+// library metrics on Config.Metrics, if it is set.
+func (n *Node) registerMetrics() error {
+	reg := n.cfg.Metrics
+	if reg == nil {
+		return nil
+	}
+	if err := reg.Register(n.m); err != nil {
+		return fmt.Errorf("raftnode: register the node's metrics: %w", err)
+	}
+	if err := reg.Register(libraryMetrics()); err != nil {
+		reg.Unregister(n.m)
+		return fmt.Errorf("raftnode: register Raft's library metrics: %w", err)
+	}
+	return nil
 }
 
 func boolGauge(b bool) float64 {

@@ -6,17 +6,16 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tokend/tokend/api/metrics"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestMetrics_NodeGaugesFollowRaftAndLibraryMetricsArrive(t *testing.T) {
-	library := LibraryMetrics()
 	var mu sync.Mutex
-	regs := map[string]*metrics.Registry{}
+	regs := map[string]*prometheus.Registry{}
 	c := newCluster(t, 3, func(cfg *Config) {
 		mu.Lock()
 		defer mu.Unlock()
-		regs[cfg.NodeID] = metrics.NewRegistry()
+		regs[cfg.NodeID] = prometheus.NewPedanticRegistry()
 		cfg.Metrics = regs[cfg.NodeID]
 	})
 	for i := range 5 {
@@ -28,7 +27,7 @@ func TestMetrics_NodeGaugesFollowRaftAndLibraryMetricsArrive(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e := scrapeRegistries(t, regs[leader.ID()])
+	e := scrapeRegistry(t, regs[leader.ID()])
 	wantMetric(t, e, 1, "tokend_node_raft_state", "state", "leader")
 	wantMetric(t, e, 0, "tokend_node_raft_state", "state", "follower")
 	wantMetric(t, e, 0, "tokend_node_last_contact_seconds")
@@ -43,7 +42,7 @@ func TestMetrics_NodeGaugesFollowRaftAndLibraryMetricsArrive(t *testing.T) {
 		t.Errorf("leader changes %v", v)
 	}
 	for _, f := range c.followers() {
-		e := scrapeRegistries(t, regs[f.ID()])
+		e := scrapeRegistry(t, regs[f.ID()])
 		wantMetric(t, e, 1, "tokend_node_raft_state", "state", "follower")
 		if v, _ := e.Value("tokend_node_last_contact_seconds"); v < 0 || v > 5 || math.IsNaN(v) {
 			t.Errorf("%s: last contact %v s ago", f.ID(), v)
@@ -57,12 +56,14 @@ func TestMetrics_NodeGaugesFollowRaftAndLibraryMetricsArrive(t *testing.T) {
 	}
 
 	// The process-wide library metrics: raft's own and raft-boltdb's, which
-	// reach the same sink.
-	lib := scrapeRegistries(t, library)
-	for _, name := range []string{"tokend_raft_commit_time_seconds_count", "tokend_raft_fsm_apply_batch_seconds_count",
-		"tokend_raft_apply_total", "tokend_raft_boltdb_store_logs_seconds_count", "tokend_raft_state_leader_total"} {
-		if v := lib.Sum(name); v <= 0 {
-			t.Errorf("%s = %v after writes", name, v)
+	// reach the same sink, served on every node's registry.
+	for id, reg := range regs {
+		lib := scrapeRegistry(t, reg)
+		for _, name := range []string{"tokend_raft_commit_time_seconds_count", "tokend_raft_fsm_apply_batch_seconds_count",
+			"tokend_raft_apply_total", "tokend_raft_boltdb_store_logs_seconds_count", "tokend_raft_state_leader_total"} {
+			if v := lib.Sum(name); v <= 0 {
+				t.Errorf("%s: %s = %v after writes", id, name, v)
+			}
 		}
 	}
 }

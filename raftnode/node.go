@@ -80,8 +80,9 @@ func Open(cfg Config, f *fsm.FSM) (*Node, error) {
 		adapter: &fsmAdapter{f: f, obs: cfg.Observer},
 		termSem: make(chan struct{}, 1),
 		closed:  make(chan struct{}),
-		m:       newNodeMetrics(cfg.Metrics),
 	}
+	n.m = newNodeMetrics(n)
+	libraryMetrics() // installed before Raft starts, so that it misses nothing
 	n.hlog = newHCLogger(n.log, "raft")
 	steps := []func() error{n.openStores, n.openSnapshots, n.openTransport, n.newRaft}
 	for _, step := range steps {
@@ -90,8 +91,8 @@ func Open(cfg Config, f *fsm.FSM) (*Node, error) {
 			return nil, err
 		}
 	}
-	if cfg.Metrics != nil {
-		cfg.Metrics.OnCollect(n.collectMetrics)
+	if err := n.registerMetrics(); err != nil {
+		return nil, errors.Join(err, n.Shutdown())
 	}
 	return n, nil
 }

@@ -6,7 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokend/tokend/api/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tokend/tokend/raftnode/peerauth"
 	"github.com/tokend/tokend/test/testkit"
 )
@@ -18,11 +19,11 @@ import (
 // untouched (issue 17, item 1).
 func TestCredential_PeerWithoutTheCredentialCannotAppend(t *testing.T) {
 	var mu sync.Mutex
-	regs := map[string]*metrics.Registry{}
+	regs := map[string]*prometheus.Registry{}
 	c := newCluster(t, 3, func(cfg *Config) {
 		mu.Lock()
 		defer mu.Unlock()
-		regs[cfg.NodeID] = metrics.NewRegistry()
+		regs[cfg.NodeID] = prometheus.NewRegistry()
 		cfg.Metrics = regs[cfg.NodeID]
 	})
 	target := c.followers()[0]
@@ -54,7 +55,7 @@ func TestCredential_PeerWithoutTheCredentialCannotAppend(t *testing.T) {
 	// The accepting side counts a refusal when its handshake fails, which may
 	// be a moment after the dialling side has given up.
 	eventually(t, waitLong, func() bool {
-		got, _ := scrapeRegistries(t, regs[target.ID()]).Value("tokend_node_raft_auth_failures_total")
+		got, _ := scrapeRegistry(t, regs[target.ID()]).Value("tokend_node_raft_auth_failures_total")
 		return got >= 4
 	}, "tokend_node_raft_auth_failures_total counts the 4 refused connections")
 	c.propose("after-the-rogue")
@@ -73,7 +74,7 @@ func TestCredential_PeerWithoutTheCredentialCannotAppend(t *testing.T) {
 func TestCredential_NodeWithAnotherCredentialGetsNoRaftTraffic(t *testing.T) {
 	c := newCluster(t, 2, nil)
 	other := peerauth.NewCredential([]byte("a-different-node-credential"))
-	reg := metrics.NewRegistry()
+	reg := prometheus.NewRegistry()
 	c.tweak = func(cfg *Config) { cfg.Credential, cfg.Metrics = other, reg }
 	stranger := c.nodes[c.add()]
 	leader := c.leader()
@@ -94,7 +95,7 @@ func TestCredential_NodeWithAnotherCredentialGetsNoRaftTraffic(t *testing.T) {
 	if got := stranger.raft.LastIndex(); got != 0 {
 		t.Fatalf("the stranger's log holds %d entries", got)
 	}
-	if got, _ := scrapeRegistries(t, reg).Value("tokend_node_raft_auth_failures_total"); got == 0 {
+	if got, _ := scrapeRegistry(t, reg).Value("tokend_node_raft_auth_failures_total"); got == 0 {
 		t.Fatal("the stranger did not count the leader's refused connections")
 	}
 

@@ -16,8 +16,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/tokend/tokend/api"
-	"github.com/tokend/tokend/api/metrics"
 	"github.com/tokend/tokend/audit"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
@@ -108,7 +110,7 @@ func startDaemon(cfg Config, log *slog.Logger) (*daemon, error) {
 	}
 	state := fsm.New()
 	d.state = state
-	reg := metrics.NewRegistry() // this node's metrics: Raft node and API
+	reg := newRegistry()
 	if cfg.Audit {
 		if d.trail, err = openTrail(cfg); err != nil {
 			return nil, err
@@ -139,14 +141,21 @@ func startDaemon(cfg Config, log *slog.Logger) (*daemon, error) {
 	return d, nil
 }
 
-// openNode opens the Raft node over the data directory, with its metrics on
-// reg and mutual TLS between nodes when raftTLS is set, else connections
-// authenticated with cred; obs, when set, sees every applied entry (the
-// audit trail). Raft's library metrics are hooked up first, so that nothing
-// it emits at start-up is lost.
-func openNode(cfg Config, log *slog.Logger, state *fsm.FSM, reg *metrics.Registry, raftTLS *tls.Config,
+// newRegistry returns this node's metrics registry, injected into the Raft
+// node and the API, which register their own metrics on it: it starts with
+// the Go runtime and process collectors (go_*, process_*).
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// openNode opens the Raft node over the data directory, with its metrics
+// (and Raft's library metrics) on reg and mutual TLS between nodes when
+// raftTLS is set, else connections authenticated with cred; obs, when set,
+// sees every applied entry (the audit trail).
+func openNode(cfg Config, log *slog.Logger, state *fsm.FSM, reg prometheus.Registerer, raftTLS *tls.Config,
 	cred *peerauth.Credential, obs raftnode.Observer) (*raftnode.Node, error) {
-	raftnode.LibraryMetrics()
 	rc := raftnode.Config{
 		NodeID:        cfg.NodeID,
 		RaftBind:      cfg.RaftAddr,
@@ -178,12 +187,13 @@ func openNode(cfg Config, log *slog.Logger, state *fsm.FSM, reg *metrics.Registr
 
 // newAPI builds the HTTP API over the node and the state machine. Version is
 // left to api's default: it is the Elasticsearch version number clients
-// check, not tokend's own. It serves reg and Raft's library metrics.
+// check, not tokend's own. It registers its metrics on reg and serves all
+// of reg.
 // With TLS, it calls other nodes over https and, with a cluster CA,
 // requires node-to-node calls to present a certificate that CA signed.
 // cred is the node credential the API hands to joining nodes; trail, when
 // set, receives the request events of the audit trail.
-func newAPI(cfg Config, log *slog.Logger, node *raftnode.Node, state *fsm.FSM, reg *metrics.Registry, t *nodeTLS,
+func newAPI(cfg Config, log *slog.Logger, node *raftnode.Node, state *fsm.FSM, reg *prometheus.Registry, t *nodeTLS,
 	cred *peerauth.Credential, trail *audit.Trail) (*api.Server, error) {
 	ac := api.Config{
 		NodeID:                  cfg.NodeID,
@@ -198,7 +208,7 @@ func newAPI(cfg Config, log *slog.Logger, node *raftnode.Node, state *fsm.FSM, r
 		Logger:                  log,
 		Peers:                   cfg.Join,
 		Metrics:                 reg,
-		ProcessMetrics:          raftnode.LibraryMetrics(),
+		Gatherer:                reg,
 		Build:                   buildInfo(),
 		Audit:                   trail,
 	}

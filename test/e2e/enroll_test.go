@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os/exec"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -49,13 +47,13 @@ func enrolledProc(t *testing.T, id, token string, extra ...string) *proc {
 func metricOf(t *testing.T, p *proc, name string) float64 {
 	t.Helper()
 	body := do(t, p, "GET", "/_prometheus/metrics", "", testkit.Basic("elastic", superPassword)).Body
-	m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(body)
-	if m == nil {
-		t.Fatalf("%s serves no %s", p.id, name)
-	}
-	v, err := strconv.ParseFloat(string(m[1]), 64)
+	m, err := testkit.ParseMetrics(bytes.NewReader(body))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s metrics: %v", p.id, err)
+	}
+	v, ok := m.Value(name)
+	if !ok {
+		t.Fatalf("%s serves no %s", p.id, name)
 	}
 	return v
 }

@@ -1,14 +1,12 @@
 package faults
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,13 +71,15 @@ func accessRecords(nd *node) (int, error) {
 	if c.status != http.StatusOK {
 		return 0, fmt.Errorf("%s metrics: %d %s", nd.id, c.status, c.body)
 	}
-	sc := bufio.NewScanner(strings.NewReader(string(c.body)))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), `tokend_token_records{kind="access"} `); ok {
-			return strconv.Atoi(v)
-		}
+	m, err := testkit.ParseMetrics(strings.NewReader(string(c.body)))
+	if err != nil {
+		return 0, fmt.Errorf("%s metrics: %w", nd.id, err)
 	}
-	return 0, fmt.Errorf("%s has no access token count", nd.id)
+	v, ok := m.Value("tokend_token_records", "kind", "access")
+	if !ok {
+		return 0, fmt.Errorf("%s has no access token count", nd.id)
+	}
+	return int(v), nil
 }
 
 // sameRecords waits until every node has applied the same number of
