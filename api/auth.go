@@ -242,9 +242,8 @@ func tokenFailure(rec fsm.AccessToken, u fsm.User, userFound bool, now int64) (a
 // authBasic authenticates Basic credentials; it also returns the user name
 // they claim, for the audit trail.
 func (s *Server) authBasic(r *http.Request, value string) (*principal, string, error) {
-	raw, err := base64.StdEncoding.DecodeString(value)
-	name, password, ok := strings.Cut(string(raw), ":")
-	if err != nil || !ok {
+	name, password, ok := decodeBasic(value)
+	if !ok {
 		s.meter.authFailed(failMalformed)
 		return nil, "", errBadHeader
 	}
@@ -256,6 +255,29 @@ func (s *Server) authBasic(r *http.Request, value string) (*principal, string, e
 		return nil, name, err
 	}
 	return &principal{user: u, realm: realmOf(u), authType: authTypeRealm, privs: s.roles.grant(s.state, u.Roles)}, name, nil
+}
+
+// basicOnStack bounds the Basic credentials decodeBasic decodes in arrays
+// on the stack; longer ones are decoded on the heap.
+const basicOnStack = 256
+
+// decodeBasic splits the base64 credentials of a Basic header into user
+// name and password (RFC 7617); ok is false if they do not decode or hold
+// no colon.
+func decodeBasic(value string) (name, password string, ok bool) {
+	var raw []byte
+	var err error
+	var text [basicOnStack]byte
+	var out [basicOnStack * 3 / 4]byte
+	if len(value) <= len(text) {
+		var n int
+		n, err = base64.StdEncoding.Decode(out[:], text[:copy(text[:], value)])
+		raw = out[:n]
+	} else {
+		raw, err = base64.StdEncoding.DecodeString(value)
+	}
+	name, password, ok = strings.Cut(string(raw), ":")
+	return name, password, ok && err == nil
 }
 
 // checkPassword verifies a username and password sent with r:
@@ -271,12 +293,18 @@ func (s *Server) authBasic(r *http.Request, value string) (*principal, string, e
 // wrong, and when the request ended while it waited or compared (the
 // comparison may have run); they are given back otherwise: on success, and
 // when the check could not finish (no bcrypt slot, shutdown, no contact
-// with the leader).
+// with the leader). A password the verify cache remembers for the user's
+// current hash is accepted without a reservation, as no comparison runs.
 func (s *Server) checkPassword(r *http.Request, name, password string) (fsm.User, error) {
 	addr := s.clientAddr(r)
 	if err := s.limits.blocked(name, addr); err != nil {
 		s.meter.authRefused(refusedRateLimited)
 		return fsm.User{}, err
+	}
+	if u, ok := s.state.SharedUser(name); ok && u.Enabled && len(u.Hash) > 0 && s.verify.remembers(name, u.Hash, password) {
+		// What matchPassword answers for a remembered password, without
+		// reserving a budget it would not spend.
+		return u, nil
 	}
 	budget := s.limits.budget(name, addr)
 	u, err := s.matchPassword(r.Context(), name, password, budget.reserve)
