@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/tokend/tokend/audit"
+	"github.com/tokend/tokend/raftnode/cluster"
 )
 
 // auditRequest writes a request event of action about r to the audit
@@ -22,7 +23,7 @@ func (s *Server) auditRequest(r *http.Request, action string, p *principal, user
 	if p != nil {
 		e.UserName, e.UserRealm, e.AuthType = p.user.Username, p.realm.Name, esAuthTypes[p.authType]
 	}
-	if id, ok := requestIDIn(r.Context()); ok {
+	if id, ok := cluster.RequestIDIn(r.Context()); ok {
 		e.RequestID = hex.EncodeToString(id[:])
 	}
 	if err := s.cfg.Audit.Request(e); err != nil {

@@ -2,13 +2,13 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/audit"
 	"github.com/tokend/tokend/fsm"
 )
@@ -33,9 +33,6 @@ var (
 		reason: "a request may carry only one set of credentials (Basic or Bearer)", challenges: []string{challengeTwoCreds}}
 	// errBadHeader is the 401 for a Basic header that does not decode.
 	errBadHeader = unauthorized("invalid basic authentication header value")
-	// errBadCredentials is checkPassword's answer to a wrong password or an
-	// unknown or disabled user; the caller words the 401.
-	errBadCredentials = errors.New("api: bad credentials")
 )
 
 // unauthorized is a 401 security_exception; without challenges it offers
@@ -140,7 +137,7 @@ func (s *Server) optionalAuth(r *http.Request) (*principal, error) {
 	if scheme != "basic" && scheme != "bearer" {
 		return nil, nil
 	}
-	if err := s.checkFresh(r.Context()); err != nil {
+	if err := s.reads.CheckFresh(r.Context()); err != nil {
 		return nil, err
 	}
 	var p *principal
@@ -199,14 +196,14 @@ func lowerScheme(scheme string) string {
 // authBearer authenticates an access token, catching up with the leader
 // before calling an unknown token unknown.
 func (s *Server) authBearer(ctx context.Context, tok string) (*principal, error) {
-	d, ok := parseToken(accessPrefix, tok)
+	d, ok := credentials.ParseToken(credentials.AccessPrefix, tok)
 	if !ok {
 		s.meter.authFailed(failMalformed)
 		return nil, errTokenMalformed
 	}
 	rec, found := s.state.AccessToken(d)
 	if !found {
-		if err := s.catchUp(ctx); err != nil {
+		if err := s.reads.CatchUp(ctx); err != nil {
 			return nil, err
 		}
 		if rec, found = s.state.AccessToken(d); !found {
@@ -215,7 +212,7 @@ func (s *Server) authBearer(ctx context.Context, tok string) (*principal, error)
 		}
 	}
 	u, ok := s.state.SharedUser(rec.User) // read-only: see principal
-	if reason, failed := tokenFailure(rec, u, ok, s.clock.now()); failed {
+	if reason, failed := tokenFailure(rec, u, ok, s.clock.Now()); failed {
 		s.meter.authFailed(reason)
 		return nil, errTokenExpired
 	}
@@ -248,7 +245,7 @@ func (s *Server) authBasic(r *http.Request, value string) (*principal, string, e
 		return nil, "", errBadHeader
 	}
 	u, err := s.checkPassword(r, name, password)
-	if errors.Is(err, errBadCredentials) {
+	if errors.Is(err, credentials.ErrBadCredentials) {
 		return nil, name, unauthorized(fmt.Sprintf("unable to authenticate user [%s] for REST request [%s]", echoed(name), echoed(r.URL.RequestURI())))
 	}
 	if err != nil {
@@ -278,120 +275,6 @@ func decodeBasic(value string) (name, password string, ok bool) {
 	}
 	name, password, ok = strings.Cut(string(raw), ":")
 	return name, password, ok && err == nil
-}
-
-// checkPassword verifies a username and password sent with r:
-// errBadCredentials for a wrong password or an unknown or disabled user,
-// with a bcrypt comparison in every case so that timing does not tell them
-// apart. Before failing it catches up with the leader, since the user or the
-// password may be newer than this node's state.
-//
-// A username or client address out of failure budget gets a 429 without
-// any check (authLimits). Each bcrypt comparison reserves one failure of
-// both budgets before it runs (checkBudget), so that comparisons in flight
-// count against them. The reservations are kept when the password was
-// wrong, and when the request ended while it waited or compared (the
-// comparison may have run); they are given back otherwise: on success, and
-// when the check could not finish (no bcrypt slot, shutdown, no contact
-// with the leader). A password the verify cache remembers for the user's
-// current hash is accepted without a reservation, as no comparison runs.
-func (s *Server) checkPassword(r *http.Request, name, password string) (fsm.User, error) {
-	addr := s.clientAddr(r)
-	if err := s.limits.blocked(name, addr); err != nil {
-		s.meter.authRefused(refusedRateLimited)
-		return fsm.User{}, err
-	}
-	if u, ok := s.state.SharedUser(name); ok && u.Enabled && len(u.Hash) > 0 && s.verify.remembers(name, u.Hash, password) {
-		// What matchPassword answers for a remembered password, without
-		// reserving a budget it would not spend.
-		return u, nil
-	}
-	budget := s.limits.budget(name, addr)
-	u, err := s.matchPassword(r.Context(), name, password, budget.reserve)
-	var refused *esError
-	switch {
-	case errors.Is(err, errBadCredentials), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return u, err
-	case errors.Is(err, errBcryptBusy):
-		s.meter.authRefused(refusedBcryptBusy)
-	case errors.As(err, &refused) && refused.status == http.StatusTooManyRequests:
-		// Out of failure budget: this check's reservation, or that of an
-		// identical check it joined (verifyFlights), was refused.
-		s.meter.authRefused(refusedRateLimited)
-	}
-	budget.refund()
-	return u, err
-}
-
-// matchPassword is checkPassword without the failure limits; reserve is
-// called before each bcrypt comparison (verifyCache.check). The user it
-// returns shares memory with the state (fsm.FSM.SharedUser): read only.
-func (s *Server) matchPassword(ctx context.Context, name, password string, reserve func() error) (fsm.User, error) {
-	u, found := s.state.SharedUser(name)
-	if !found {
-		if err := s.catchUp(ctx); err != nil {
-			return fsm.User{}, err
-		}
-		u, found = s.state.SharedUser(name)
-	}
-	if ok, err := s.passwordMatches(ctx, name, u, found, password, reserve); ok || err != nil {
-		return u, err
-	}
-	if !found {
-		s.meter.authFailed(failUnknown)
-		return fsm.User{}, errBadCredentials
-	}
-	if err := s.catchUp(ctx); err != nil {
-		return fsm.User{}, err
-	}
-	fresh, ok := s.state.SharedUser(name)
-	if ok && (fresh.Enabled != u.Enabled || subtle.ConstantTimeCompare(fresh.Hash, u.Hash) != 1) {
-		if match, err := s.passwordMatches(ctx, name, fresh, true, password, reserve); match || err != nil {
-			return fresh, err
-		}
-	}
-	s.meter.authFailed(credentialFailure(fresh, ok))
-	return fsm.User{}, errBadCredentials
-}
-
-// credentialFailure says why a password check for user u (found or not)
-// failed.
-func credentialFailure(u fsm.User, found bool) authFailure {
-	switch {
-	case !found:
-		return failUnknown
-	case !u.Enabled:
-		return failDisabled
-	}
-	return failBadPassword
-}
-
-// passwordMatches reports whether password is u's and u may log in. An
-// unknown user, or one whose stored hash cannot be verified (verifiable), is
-// compared against a dummy hash of the cost a real user would have
-// (dummyCosts), to spend the same time. It fails only if reserve refused or
-// the comparison could not run (verifyCache.check).
-func (s *Server) passwordMatches(ctx context.Context, name string, u fsm.User, found bool, password string, reserve func() error) (bool, error) {
-	hash := u.Hash
-	usable := found && len(hash) > 0 && verifiable(hash)
-	if found && len(hash) > 0 && !usable {
-		s.warnUnverifiable(name)
-	}
-	if !usable {
-		hash = s.dummies.hash(s.state, name)
-	}
-	ok, err := s.verify.check(ctx, name, hash, password, reserve)
-	return ok && usable && u.Enabled, err
-}
-
-// warnUnverifiable logs, once per user and process, that name's stored hash
-// is refused unchecked: the user cannot log in until an administrator sets
-// a new password.
-func (s *Server) warnUnverifiable(name string) {
-	if _, logged := s.unverifiable.LoadOrStore(name, true); !logged {
-		s.log.Warn("stored password hash is not bcrypt or its cost is above max_cost: every password for the user is refused until an administrator sets a new one",
-			"user", name, "max_cost", maxHashCost)
-	}
 }
 
 // realmOf is the realm a user authenticates against.

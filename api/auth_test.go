@@ -1,12 +1,12 @@
 package api
 
 import (
-	"context"
 	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
 )
 
@@ -24,14 +24,14 @@ func TestAuth_MissingCredentialsOffersBothSchemes(t *testing.T) {
 func TestBearer_MalformedUnknownExpired(t *testing.T) {
 	t.Parallel()
 	n := newLeader(t, nil)
-	unknown, _ := newToken(accessPrefix)
+	unknown, _ := credentials.NewToken(credentials.AccessPrefix)
 	expired, _ := n.issueDirect("alice", fsm.NativeRealm, 21*time.Minute)
 	cases := []struct {
 		token, reason, challenge string
 	}{
 		{"tka1_short", "token malformed", challengeMalformed},
 		{"tkr1_" + strings.Repeat("A", 43), "token malformed", challengeMalformed}, // a refresh token is no access token
-		{accessPrefix + strings.Repeat("!", 43), "token malformed", challengeMalformed},
+		{credentials.AccessPrefix + strings.Repeat("!", 43), "token malformed", challengeMalformed},
 		{unknown, "unable to authenticate with provided credentials", challengeInvalid},
 		{expired, "token expired", challengeExpired},
 	}
@@ -98,27 +98,4 @@ func TestDisablingAUser_EndsItsTokensAndLogins(t *testing.T) {
 	n.do("GET", "/_security/_authenticate", "", basicAuth("alice", "alice-pw")...).want(t, 401)
 	n.do("PUT", "/_security/user/alice/_enable", "", basicAuth("elastic", "elastic-pw")...).want(t, 200)
 	n.do("GET", "/_security/_authenticate", "", basicAuth("alice", "alice-pw")...).want(t, 200)
-}
-
-func TestVerifyCache_RemembersOnlyTheRightPasswordForTheSameHash(t *testing.T) {
-	t.Parallel()
-	c := newVerifyCache(newBcryptGate(1))
-	u, _ := newLeader(t, nil).srv.state.User("alice")
-	check := func(hash []byte, pw string) bool {
-		t.Helper()
-		ok, err := c.check(context.Background(), "alice", hash, pw, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ok
-	}
-	if !check(u.Hash, "alice-pw") || !check(u.Hash, "alice-pw") {
-		t.Fatal("right password refused")
-	}
-	if check(u.Hash, "alice-pw2") {
-		t.Fatal("wrong password accepted after a cached success")
-	}
-	if check(dummyHash, "alice-pw") {
-		t.Fatal("a cached success outlived a hash change")
-	}
 }

@@ -70,18 +70,3 @@ func TestAuthenticate_PrettyAnswerIsIndented(t *testing.T) {
 	}
 	wantAuthAnswer(t, n, n.do("GET", "/_security/_authenticate?pretty=false", "", bearer(access)...), "elastic", fsm.ReservedRealm, authTypeToken)
 }
-
-func TestTokenDigest_IsTheDigestTheStateUses(t *testing.T) {
-	for _, prefix := range []string{accessPrefix, refreshPrefix} {
-		tok, d := newToken(prefix)
-		if d != fsm.DigestOf(tok) {
-			t.Fatalf("newToken's digest of %s... differs from fsm.DigestOf", prefix)
-		}
-		if parsed, ok := parseToken(prefix, tok); !ok || parsed != d {
-			t.Fatalf("parseToken of a fresh %s... token: %v", prefix, ok)
-		}
-		if long := tok + "-longer-than-a-token"; tokenDigest(long) != fsm.DigestOf(long) {
-			t.Fatal("tokenDigest of a long string differs from fsm.DigestOf")
-		}
-	}
-}

@@ -11,7 +11,9 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode/cluster"
 	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
@@ -40,7 +42,7 @@ func benchServer(b *testing.B) (http.Handler, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	access, digest := newToken(accessPrefix)
+	access, digest := credentials.NewToken(credentials.AccessPrefix)
 	now := time.Now().UnixMilli()
 	for _, c := range []fsm.Command{
 		&fsm.InitCluster{UUID: "bench"},
@@ -48,7 +50,7 @@ func benchServer(b *testing.B) (http.Handler, string) {
 		&fsm.PutUser{User: fsm.User{Username: "elastic", Hash: hash, Roles: []string{"superuser"}, Enabled: true, Realm: fsm.ReservedRealm}},
 		&fsm.CreateToken{Access: digest, User: "elastic", Realm: fsm.ReservedRealm, Lifetime: time.Hour.Milliseconds()},
 	} {
-		c.Header().Time, c.Header().ID = now, newRequestID()
+		c.Header().Time, c.Header().ID = now, cluster.NewRequestID()
 		if res, _, err := node.Propose(context.Background(), c); err != nil || res.Status != fsm.OK {
 			b.Fatalf("seeding %T: %v %v", c, res.Status, err)
 		}
@@ -97,14 +99,14 @@ func BenchmarkTokenHashing(b *testing.B) {
 	b.Run("new", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			newToken(accessPrefix)
+			credentials.NewToken(credentials.AccessPrefix)
 		}
 	})
-	tok, _ := newToken(accessPrefix)
+	tok, _ := credentials.NewToken(credentials.AccessPrefix)
 	b.Run("parse", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, ok := parseToken(accessPrefix, tok); !ok {
+			if _, ok := credentials.ParseToken(credentials.AccessPrefix, tok); !ok {
 				b.Fatal("a fresh token did not parse")
 			}
 		}

@@ -2,15 +2,14 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"slices"
+	"strconv"
 
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/tokend/tokend/fsm"
-	"github.com/tokend/tokend/raftnode"
+	"github.com/tokend/tokend/raftnode/cluster"
 )
 
 // Action names of tokend's own cluster routes, named in 403 answers.
@@ -52,36 +51,16 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 	return nil
 }
 
-// JoinRequest asks the cluster to add a node (POST /_tokend/cluster/join).
-type JoinRequest struct {
-	// NodeID is the joining node's Raft server ID.
-	NodeID string `json:"node_id"`
-	// RaftAddr is its advertised Raft address.
-	RaftAddr string `json:"raft_addr"`
-	// HTTPAddr is its advertised API address (host:port).
-	HTTPAddr string `json:"http_addr"`
-	// HasState says the node already holds Raft state: it is a member that
-	// restarted and reports its (new) addresses. It must then still be a
-	// member; a node the cluster removed is refused rather than let back in
-	// with its old log. Without state, a node whose ID is a voter (its data
-	// dir was wiped) is re-added as a non-voter, so that it cannot vote
-	// before it has caught up.
-	HasState bool `json:"has_state,omitempty"`
-	// Replica asks for the node to be a read replica: a non-voter that is
-	// never promoted (recorded in the state, see fsm.SetNode.Replica).
-	Replica bool `json:"replica,omitempty"`
-}
-
 // join serves POST /_tokend/cluster/join (leader): admit the node as a
-// non-voter (the promoter makes it a voter once it has caught up) or record
-// its new addresses, idempotently, then record its HTTP address, and answer
+// non-voter (members.Admit: the promoter makes it a voter once it has
+// caught up) or record its new addresses, idempotently, then record its HTTP address, and answer
 // the node credential (JoinAnswer). Until the joiner has it, its Raft port
 // refuses the leader's connections, and Raft retries them.
 func (s *Server) join(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	if err := s.checkJoin(r); err != nil {
 		return err
 	}
-	var q JoinRequest
+	var q cluster.JoinRequest
 	if err := decodeBody(r, &q); err != nil {
 		return err
 	}
@@ -102,7 +81,7 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 	if err := s.spendEnrollment(ctx, w, r); err != nil {
 		return err
 	}
-	if err := s.admit(ctx, q); err != nil {
+	if err := s.membership.Admit(ctx, q); err != nil {
 		return err
 	}
 	if addr, ok := s.state.NodeAddr(q.NodeID); !ok || addr != q.HTTPAddr {
@@ -115,47 +94,10 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 	return nil
 }
 
-// admit applies the membership rules of JoinRequest.HasState and adds or
-// re-addresses the node in the Raft configuration.
-func (s *Server) admit(ctx context.Context, q JoinRequest) error {
-	servers, err := s.node.Servers()
-	if err != nil {
-		return fromNode(err)
-	}
-	var member, voter bool
-	for _, srv := range servers {
-		if srv.ID == q.NodeID {
-			member, voter = true, srv.Voter
-		}
-	}
-	switch {
-	case q.HasState && !member:
-		return illegalArgument(fmt.Sprintf("node [%s] has Raft state but is not a member of the cluster: "+
-			"it was removed; wipe its data dir and join again", q.NodeID))
-	case !q.HasState && voter && q.NodeID == s.cfg.NodeID:
-		return illegalArgument(fmt.Sprintf("node [%s] is the leader; a node with an empty data dir cannot take its ID", q.NodeID))
-	case !q.HasState && voter:
-		s.log.Warn("a node with an empty data dir joins under the ID of a voter; re-adding it as a non-voter", "id", q.NodeID)
-		if err := s.node.Remove(ctx, q.NodeID); err != nil && !errors.Is(err, raftnode.ErrNotFound) {
-			return fromNode(err)
-		}
-	}
-	return fromNode(s.node.Join(ctx, q.NodeID, q.RaftAddr))
-}
-
-// isMember reports whether id is in this node's latest configuration.
-func (s *Server) isMember(id string) bool {
-	servers, err := s.node.Servers()
-	if err != nil {
-		return false
-	}
-	return slices.ContainsFunc(servers, func(srv raftnode.Server) bool { return srv.ID == id })
-}
-
 // requireMember refuses a node-to-node call from a node that is not (or no
 // longer) a member of the cluster.
 func (s *Server) requireMember(id string) error {
-	if !s.isMember(id) {
+	if !s.members.IsMember(id) {
 		return illegalArgument(fmt.Sprintf("node [%s] is not a member of the cluster", echoed(id)))
 	}
 	return nil
@@ -163,28 +105,65 @@ func (s *Server) requireMember(id string) error {
 
 // readIndex serves GET /_tokend/cluster/read_index (leader): the commit
 // index a follower must apply before answering a read it could not answer,
-// or to renew its read lease. A node that is not a member gets none; the
-// lease of one that is is recorded (leaseLedger) for revocations to wait on.
+// or to renew its read lease (reads.ServeReadIndex). A node that is not a
+// member gets none: a removed node must not renew its read lease.
 func (s *Server) readIndex(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	if err := s.checkReadIndex(r); err != nil {
 		return err
 	}
+	member := ""
 	if p := peerOf(r); p != nil && p.nodeID != "" {
-		// A removed node must not renew its read lease (readLease).
 		if err := s.requireMember(p.nodeID); err != nil {
 			return err
 		}
-		// Recorded before the index is computed: a revocation committed
-		// since is in it, one committed before waits for this grant.
-		s.grants.Grant(p.nodeID, s.node.Stats().Term)
+		member = p.nodeID
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
-	defer cancel()
-	index, err := s.node.ReadIndex(ctx)
+	index, err := s.reads.ServeReadIndex(r.Context(), member)
 	if err != nil {
-		return fromNode(err)
+		return err
 	}
 	writeJSON(w, r, http.StatusOK, map[string]uint64{"index": index})
+	return nil
+}
+
+// actionWaitApplied is named in 403 answers of GET
+// /_tokend/cluster/wait_applied.
+const actionWaitApplied = "cluster:monitor/tokend/wait_applied"
+
+// waitApplied serves GET /_tokend/cluster/wait_applied?index=N&timeout=T:
+// 200 once this node has applied index N, 503 if it has not within T (at
+// most the request timeout). With fence=true it answers 200 at once, with
+// "fenced": true, when index N is not applied yet, having raised its fence:
+// from then on it answers no read before applying N (reads.WaitApplied). It
+// holds a goroutine up to T, so only a node or a superuser may ask (over a
+// cluster certificate when the cluster has a CA).
+func (s *Server) waitApplied(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	if err := s.nodeOrUser(r, actionWaitApplied, privSuperuser); err != nil {
+		return err
+	}
+	index, err := strconv.ParseUint(r.URL.Query().Get("index"), 10, 64)
+	if err != nil {
+		return illegalArgument("index must be a log index")
+	}
+	timeout := s.cfg.RequestTimeout
+	if v := r.URL.Query().Get("timeout"); v != "" {
+		t, err := parseTimeValue(v)
+		if err != nil {
+			return illegalArgument("timeout must be a time value")
+		}
+		timeout = min(t, timeout)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	fenced, err := s.reads.WaitApplied(ctx, index, r.URL.Query().Get("fence") == "true")
+	switch {
+	case err != nil:
+		return err
+	case fenced:
+		writeJSON(w, r, http.StatusOK, map[string]any{"index": index, "fenced": true})
+	default:
+		writeJSON(w, r, http.StatusOK, map[string]uint64{"index": index})
+	}
 	return nil
 }
 
@@ -207,17 +186,17 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 // every few seconds, so it is logged at debug level only.
 func notReady(noLeader error) error {
 	reason := "no leader"
-	var e *esError
-	if errors.As(noLeader, &e) {
+	if e := envelopeOf(noLeader); e != nil {
 		reason = e.reason
 	}
 	return &esError{status: http.StatusServiceUnavailable, typ: "status_exception", reason: "not ready: " + reason,
 		retry: true, quiet: true}
 }
 
-// errRemoved is readyz's answer on a node the cluster removed (checkRemoved).
+// errRemoved is readyz's answer on a node the cluster removed
+// (members.Removed).
 var errRemoved = &esError{status: http.StatusServiceUnavailable, typ: "status_exception",
-	reason: "not ready: " + removedReason, quiet: true}
+	reason: "not ready: " + cluster.RemovedReason, quiet: true}
 
 // readyz's answers while the node knows a leader but cannot serve yet.
 var (
@@ -229,24 +208,24 @@ var (
 
 // readyz serves GET /_tokend/readyz: 200 when the node can serve reads and
 // forward writes, that is when it knows a leader and the leader's HTTP
-// address, and its state has applied all but maxApplyLag of the entries it
+// address, and its state has applied all but cluster.MaxApplyLag of the entries it
 // knows to be committed (a restarted node first replays the log it holds);
 // 503 otherwise. No credentials, nothing revealed.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	if s.watch.removed.Load() {
+	if s.members.Removed() {
 		return errRemoved
 	}
 	if st := s.node.Stats(); st.DiskError != "" {
 		return &esError{status: http.StatusServiceUnavailable, typ: "status_exception",
-			reason: "not ready: " + diskReason(st.DiskError, st.DiskErrorSince), retry: true, quiet: true}
+			reason: "not ready: " + cluster.DiskReason(st.DiskError, st.DiskErrorSince), retry: true, quiet: true}
 	}
 	if id, _ := s.node.Leader(); id == "" {
-		return notReady(s.noLeaderError(r.Context()))
+		return notReady(s.members.NoLeader(r.Context()))
 	}
-	if !s.leaderAddrKnown() {
+	if !s.forwarder.LeaderAddrKnown() {
 		return errNotReadyLeaderAddr
 	}
-	if st := s.node.Stats(); st.CommitIndex > st.AppliedIndex+maxApplyLag {
+	if st := s.node.Stats(); st.CommitIndex > st.AppliedIndex+cluster.MaxApplyLag {
 		return errNotReadyApplying
 	}
 	writeJSON(w, r, http.StatusOK, map[string]string{"status": "ok"})

@@ -7,13 +7,11 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
-	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
 func TestInfo_GetAndHead(t *testing.T) {
@@ -174,31 +172,6 @@ func TestReadIndexHealthzReadyz(t *testing.T) {
 	n.do("GET", "/_tokend/healthz", "").want(t, 200)
 }
 
-func TestHousekeeping_RegistersSelfAndPurges(t *testing.T) {
-	t.Parallel()
-	n := startNode(t, newFakeLeader("n1"), nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { n.srv.housekeep(ctx, 5*time.Millisecond, 20*time.Millisecond); close(done) }()
-	purges := func() int {
-		n.node.mu.Lock()
-		defer n.node.mu.Unlock()
-		c := 0
-		for _, p := range n.node.proposals {
-			if _, ok := p.(*fsm.Purge); ok {
-				c++
-			}
-		}
-		return c
-	}
-	eventually(t, 5*time.Second, "self registered and a purge proposed", func() bool {
-		addr, _ := n.srv.state.NodeAddr("n1")
-		return addr == n.srv.cfg.HTTPAdvertise && purges() > 0
-	})
-	cancel()
-	<-done
-}
-
 func TestBootstrap_CreatesElasticWithAGeneratedPassword(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, newFakeLeader("n1"), nil)
@@ -213,39 +186,6 @@ func TestBootstrap_CreatesElasticWithAGeneratedPassword(t *testing.T) {
 	n.do("GET", "/", "", basicAuth("elastic", pw)...).want(t, 200)
 	if _, err := n.srv.Bootstrap(context.Background(), "short"); err == nil {
 		t.Fatal("Bootstrap accepted a 5-byte password")
-	}
-}
-
-func TestJoinClient_RetriesUntilAMemberAccepts(t *testing.T) {
-	t.Parallel()
-	var calls atomic.Int32
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := peerauth.Request{Method: r.Method, Target: r.RequestURI, BodyDigest: peerauth.BodyDigest([]byte(`{"node_id":"n2","raft_addr":"","http_addr":""}`))}
-		proofErr := peerauth.NewReplayGuard(10).Verify([]byte("s3cret"), r.Header.Get(headerNodeAuth), q, []string{""}, time.Now())
-		if calls.Add(1) < 3 || proofErr != nil || r.Header.Get(headerNodeSecret) != "" || r.URL.Path != "/_tokend/cluster/join" {
-			w.WriteHeader(503)
-			return
-		}
-		w.Write([]byte(`{"acknowledged":true}`))
-	}))
-	defer ts.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var failures []string
-	_, err := JoinTLS(ctx, nil, []string{"127.0.0.1:1", strings.TrimPrefix(ts.URL, "http://")}, JoinRequest{NodeID: "n2"}, "s3cret", "", "",
-		OnJoinFailure(func(url string, err error) { failures = append(failures, url+": "+err.Error()) }))
-	if err != nil || calls.Load() != 3 {
-		t.Fatalf("Join: %v after %d calls", err, calls.Load())
-	}
-	// Every failed attempt is reported with its cause: the refused
-	// connection and the member's 503, each round, until it accepts.
-	if len(failures) != 5 || !strings.Contains(failures[0], "connection refused") || !strings.Contains(failures[1], "503") {
-		t.Fatalf("failures reported: %q", failures)
-	}
-	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(400) }))
-	defer bad.Close()
-	if err := Join(ctx, []string{bad.URL}, JoinRequest{}, "", "", ""); err == nil {
-		t.Fatal("a 400 was retried into success")
 	}
 }
 

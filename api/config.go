@@ -11,6 +11,7 @@ import (
 
 	"github.com/tokend/tokend/api/metrics"
 	"github.com/tokend/tokend/audit"
+	"github.com/tokend/tokend/raftnode/cluster"
 	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
@@ -55,7 +56,8 @@ type Config struct {
 	// window from revoking its token family (Elasticsearch's behaviour).
 	DisableReplayRevocation bool
 	// RequestTimeout bounds every proposal, forward and catch-up of one
-	// request (default 10s). Keep it above maxStaleness (5s): a revocation
+	// request (default 10s). Keep it above 5s, the longest a read lease
+	// lasts (package cluster): a revocation
 	// may wait that long for a replica that is out of contact.
 	RequestTimeout time.Duration
 	// Logger receives the server's logs (default slog.Default()).
@@ -153,15 +155,9 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// BuildInfo identifies the build a node runs, from Go's build information.
-type BuildInfo struct {
-	// Version is the release version, or "dev" with the revision.
-	Version string `json:"version"`
-	// Hash is the VCS revision the binary was built from.
-	Hash string `json:"hash"`
-	// Date is the time of that revision (RFC 3339).
-	Date string `json:"date"`
-}
+// BuildInfo identifies the build a node runs; the status route reports it
+// (cluster.Status.Build).
+type BuildInfo = cluster.BuildInfo
 
 // orUnknown returns v, or "unknown" when it is empty.
 func orUnknown(v string) string {

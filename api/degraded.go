@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 )
 
@@ -15,8 +14,7 @@ import (
 // node the cluster removed answers nothing from its state at all.
 func (s *Server) authorizeMonitoring(r *http.Request, action string, want privilege) (*principal, error) {
 	p, err := s.authorize(r, action, want)
-	var e *esError
-	if err == nil || !errors.As(err, &e) || e.status != http.StatusServiceUnavailable || s.watch.removed.Load() {
+	if e := envelopeOf(err); err == nil || e == nil || e.status != http.StatusServiceUnavailable || s.members.Removed() {
 		return p, err
 	}
 	scheme, value, perr := parseAuthorization(r)

@@ -5,12 +5,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode/cluster"
 )
 
 // Enrollment of new nodes, as in Elasticsearch 8: a superuser asks for a
@@ -23,7 +23,7 @@ import (
 const (
 	enrollPath       = "/_tokend/cluster/enrollment"
 	actionEnroll     = "cluster:admin/tokend/enroll"
-	headerEnrollment = "X-Tokend-Enrollment"
+	headerEnrollment = cluster.HeaderEnrollment
 )
 
 // Bounds of an enrollment token's lifetime.
@@ -58,18 +58,18 @@ func (s *Server) createEnrollment(w http.ResponseWriter, r *http.Request, _ http
 	if err != nil {
 		return err
 	}
-	secret, err := newEnrollmentSecret()
+	secret, err := cluster.NewEnrollmentSecret()
 	if err != nil {
 		return err
 	}
-	expires := time.UnixMilli(s.clock.stamp()).Add(ttl)
+	expires := time.UnixMilli(s.clock.Stamp()).Add(ttl)
 	c := &fsm.CreateEnrollment{Digest: fsm.DigestOf(secret), Expires: expires.UnixMilli()}
 	if _, _, err := s.propose(r.Context(), w, c); err != nil {
 		return err
 	}
-	e := Enrollment{Version: 1, URLs: s.memberURLs(), Secret: secret, Expires: expires.Unix()}
+	e := cluster.Enrollment{Version: 1, URLs: s.members.URLs(), Secret: secret, Expires: expires.Unix()}
 	if len(s.cfg.ClusterCA) > 0 {
-		e.CASHA256 = Fingerprint(s.cfg.ClusterCA[0])
+		e.CASHA256 = cluster.Fingerprint(s.cfg.ClusterCA[0])
 	}
 	s.log.Info("enrollment token created", "expires", expires.UTC().Format(time.RFC3339))
 	w.Header().Set("Cache-Control", "no-store")
@@ -100,20 +100,6 @@ func enrollTTL(r *http.Request) (time.Duration, error) {
 	return ttl, nil
 }
 
-// memberURLs are the base URLs of the members whose HTTP address the state
-// knows, this node first.
-func (s *Server) memberURLs() []string {
-	urls := []string{s.baseURL(s.cfg.HTTPAdvertise)}
-	servers, _ := s.node.Servers()
-	for _, srv := range servers {
-		if addr, ok := s.state.NodeAddr(srv.ID); ok && srv.ID != s.cfg.NodeID {
-			urls = append(urls, s.baseURL(addr))
-		}
-	}
-	slices.Sort(urls[1:])
-	return urls
-}
-
 // enrollmentOf returns the digest of the enrollment credential r carries.
 func enrollmentOf(r *http.Request) (fsm.Digest, bool) {
 	secret := r.Header.Get(headerEnrollment)
@@ -139,7 +125,7 @@ func enrollmentError(st fsm.Status) error {
 // (spendEnrollment). A follower that does not know the credential yet (it
 // has not applied the entry that created it) lets the leader decide.
 func (s *Server) checkEnrollment(d fsm.Digest) error {
-	st := s.state.EnrollmentStatus(d, s.clock.stamp())
+	st := s.state.EnrollmentStatus(d, s.clock.Stamp())
 	if st == fsm.OK || (st == fsm.NotFound && !s.node.IsLeader()) {
 		return nil
 	}

@@ -2,29 +2,28 @@ package api
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode/cluster"
 )
 
 // enrollJoin is a join request for a node called id.
-func enrollJoin(id string) JoinRequest {
-	return JoinRequest{NodeID: id, RaftAddr: id + ":9300", HTTPAddr: id + ":9200"}
+func enrollJoin(id string) cluster.JoinRequest {
+	return cluster.JoinRequest{NodeID: id, RaftAddr: id + ":9300", HTTPAddr: id + ":9200"}
 }
 
 // createEnrollmentToken asks n for an enrollment token as the superuser.
-func createEnrollmentToken(t *testing.T, n *testNode, body string) Enrollment {
+func createEnrollmentToken(t *testing.T, n *testNode, body string) cluster.Enrollment {
 	t.Helper()
 	r := n.do("POST", enrollPath, body, basicAuth("elastic", "elastic-pw")...).want(t, 200)
 	if cc := r.header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("enrollment answer Cache-Control %q, want no-store", cc)
 	}
 	tok, _ := r.json(t)["token"].(string)
-	e, err := ParseEnrollment(tok)
+	e, err := cluster.ParseEnrollment(tok)
 	if err != nil {
 		t.Fatalf("answer %s: %v", r.body, err)
 	}
@@ -45,7 +44,7 @@ func TestEnrollment_AdmitsOnceThenRefusesReuse(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	a, err := JoinEnrolled(ctx, nil, []string{follower.ts.URL}, enrollJoin("n3"), e.Secret)
+	a, err := cluster.JoinEnrolled(ctx, nil, []string{follower.ts.URL}, enrollJoin("n3"), e.Secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +52,7 @@ func TestEnrollment_AdmitsOnceThenRefusesReuse(t *testing.T) {
 		t.Fatalf("join answer %+v: want the node credential", a)
 	}
 	for _, n := range []*testNode{leader, follower} {
-		_, err := JoinEnrolled(ctx, nil, []string{n.ts.URL}, enrollJoin("n4"), e.Secret)
+		_, err := cluster.JoinEnrolled(ctx, nil, []string{n.ts.URL}, enrollJoin("n4"), e.Secret)
 		if err == nil || !strings.Contains(err.Error(), "already used") || !strings.Contains(err.Error(), "401") {
 			t.Fatalf("reuse through %s: %v, want a 401 saying it was used", n.node.id, err)
 		}
@@ -81,36 +80,12 @@ func TestEnrollment_RefusesExpiredUnknownAndUnauthorised(t *testing.T) {
 	leader.do("POST", enrollPath, `{"ttl":"soon"}`, basicAuth("elastic", "elastic-pw")...).want(t, 400)
 	for _, bad := range []string{"", "tokend-enroll-v1.", "tokend-enroll-v1.!!!", "tokend-enroll-v1.e30", "other-prefix.e30",
 		e.String()[:len(e.String())-5]} {
-		if _, err := ParseEnrollment(bad); err == nil {
-			t.Errorf("ParseEnrollment(%.24q) accepted a malformed token", bad)
+		if _, err := cluster.ParseEnrollment(bad); err == nil {
+			t.Errorf("cluster.ParseEnrollment(%.24q) accepted a malformed token", bad)
 		}
 	}
 	if servers, _ := leader.node.Servers(); len(servers) != 1 {
 		t.Fatalf("members %v: a refused token admitted a node", servers)
-	}
-}
-
-// A joiner pins the cluster CA by the token's fingerprint: a member whose
-// certificate chain does not hold that CA is refused at once, without
-// retries, and one whose chain does is joined.
-func TestEnrollment_WrongCAFingerprintRefusesToJoin(t *testing.T) {
-	t.Parallel()
-	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"acknowledged":true,"node_credential":"pinned-cluster-credential"}`))
-	}))
-	defer ts.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	wrong := strings.Repeat("ab", 32)
-	start := time.Now()
-	_, err := JoinEnrolled(ctx, PinnedTLS(nil, wrong), []string{ts.URL}, enrollJoin("n6"), "some-secret")
-	if err == nil || !strings.Contains(err.Error(), ErrUntrustedCluster.Error()) || time.Since(start) > 5*time.Second {
-		t.Fatalf("join with a wrong CA fingerprint: %v after %s, want an immediate refusal", err, time.Since(start))
-	}
-	a, err := JoinEnrolled(ctx, PinnedTLS(nil, Fingerprint(ts.Certificate())), []string{ts.URL}, enrollJoin("n6"), "some-secret")
-	if err != nil || a.NodeCredential != "pinned-cluster-credential" {
-		t.Fatalf("join with the right fingerprint: %+v, %v", a, err)
 	}
 }
 
@@ -127,10 +102,10 @@ func TestEnrollment_LaggingFollowerLetsTheLeaderDecide(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := JoinEnrolled(ctx, nil, []string{follower.ts.URL}, enrollJoin("n7"), secret); err != nil {
+	if _, err := cluster.JoinEnrolled(ctx, nil, []string{follower.ts.URL}, enrollJoin("n7"), secret); err != nil {
 		t.Fatalf("join through a lagging follower: %v", err)
 	}
-	if _, err := JoinEnrolled(ctx, nil, []string{follower.ts.URL}, enrollJoin("n8"), "never-created"); err == nil ||
+	if _, err := cluster.JoinEnrolled(ctx, nil, []string{follower.ts.URL}, enrollJoin("n8"), "never-created"); err == nil ||
 		!strings.Contains(err.Error(), "401") {
 		t.Fatalf("an unknown token through a follower: %v, want the leader's 401", err)
 	}

@@ -3,10 +3,12 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/tokend/tokend/raftnode"
+	"github.com/tokend/tokend/raftnode/cluster"
 )
 
 // esError is an error answered in Elasticsearch's envelope. Its reason is
@@ -39,20 +41,9 @@ type oauthError struct {
 // Error returns the code and description.
 func (e *oauthError) Error() string { return e.code + ": " + e.description }
 
-// nodeError marks an error returned by the Node: every such error is a
-// cluster condition, answered 503 so that clients retry on another node.
-type nodeError struct{ err error }
-
-func (e *nodeError) Error() string { return e.err.Error() }
-func (e *nodeError) Unwrap() error { return e.err }
-
-// fromNode wraps a non-nil error from the Node as a nodeError.
-func fromNode(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &nodeError{err}
-}
+// fromNode marks a non-nil error from the Node as a cluster condition
+// (cluster.NodeError), answered 503 so that clients retry on another node.
+func fromNode(err error) error { return cluster.FromNode(err) }
 
 // Constructors for the envelope types used across the package.
 func badRequest(typ, reason string) *esError {
@@ -89,9 +80,8 @@ func validationText(msgs []string) string {
 
 // classify is the one place that maps an error to a status and envelope.
 func classify(err error) *esError {
-	var ee *esError
-	if errors.As(err, &ee) {
-		return ee
+	if e := envelopeOf(err); e != nil {
+		return e
 	}
 	var tooBig *http.MaxBytesError
 	switch {
@@ -109,11 +99,84 @@ func classify(err error) *esError {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return unavailable("process_cluster_event_timeout_exception", "timed out waiting for the cluster")
 	}
-	var ne *nodeError
+	var ne *cluster.NodeError
 	if errors.As(err, &ne) {
 		return unavailable("status_exception", "the cluster is unavailable")
 	}
 	return &esError{status: http.StatusInternalServerError, typ: "exception", reason: "internal server error"}
+}
+
+// envelopeOf returns the answer err names itself: an esError, or the
+// answer to a coordination error (fromCluster); nil for any other error.
+func envelopeOf(err error) *esError {
+	var e *esError
+	if errors.As(err, &e) {
+		return e
+	}
+	return fromCluster(err)
+}
+
+// fromCluster maps the coordination's errors (package cluster) to their
+// answers, or returns nil for any other error. Every one is a 503 with
+// Retry-After but the leader's own 429, which passes through, and a join
+// the membership rules refuse (400).
+func fromCluster(err error) *esError {
+	var rule *cluster.RefusedError
+	var noLeader *cluster.NoLeaderError
+	var unreachable *cluster.LeaderUnreachableError
+	var addrUnknown *cluster.LeaderAddrUnknownError
+	var refused *cluster.LeaderRefusedError
+	var legacy *cluster.LegacyLeaderError
+	var fence *cluster.FenceError
+	switch {
+	case errors.As(err, &rule):
+		return joinRefusal(rule)
+	case errors.Is(err, cluster.ErrNoNewLeader):
+		return unavailable("master_not_discovered_exception", cluster.ErrNoNewLeader.Error())
+	case errors.As(err, &noLeader):
+		return unavailable("master_not_discovered_exception", noLeader.Error())
+	case errors.As(err, &unreachable):
+		return unavailable("master_not_discovered_exception", fmt.Sprintf("leader [%s] is unreachable", unreachable.Leader))
+	case errors.As(err, &addrUnknown):
+		return unavailable("master_not_discovered_exception", addrUnknown.Error())
+	case errors.As(err, &refused):
+		return leaderRefusal(refused)
+	case errors.As(err, &legacy):
+		return unavailable("status_exception", fmt.Sprintf("leader [%s] takes no batches (an older build); retry", legacy.Leader))
+	case errors.As(err, &fence):
+		return unavailable("status_exception", fence.Error())
+	case errors.Is(err, cluster.ErrLostContact):
+		return unavailable("status_exception", cluster.ErrLostContact.Error())
+	}
+	return nil
+}
+
+// joinRefusal is the 400 for a join the membership rules refuse.
+func joinRefusal(e *cluster.RefusedError) *esError {
+	switch e.Why {
+	case cluster.RefusedRemoved:
+		return illegalArgument(fmt.Sprintf("node [%s] has Raft state but is not a member of the cluster: "+
+			"it was removed; wipe its data dir and join again", e.NodeID))
+	case cluster.RefusedLeaderID:
+		return illegalArgument(fmt.Sprintf("node [%s] is the leader; a node with an empty data dir cannot take its ID", e.NodeID))
+	}
+	return illegalArgument(fmt.Sprintf("node [%s] is a voter and cannot become a replica: "+
+		"remove it, wipe its data dir and join it again with --replica", echoed(e.NodeID)))
+}
+
+// leaderRefusal answers the leader's refusal of a node's call: the
+// leader's own 503 (it lost leadership, or has no quorum) or 429 passes
+// through; anything else is a misconfiguration between nodes (logged where
+// it was seen), answered 503.
+func leaderRefusal(e *cluster.LeaderRefusedError) *esError {
+	if e.Status != http.StatusServiceUnavailable && e.Status != http.StatusTooManyRequests {
+		return unavailable("status_exception", fmt.Sprintf("leader [%s] refused this node's request", e.Leader))
+	}
+	typ, reason := e.Type, e.Reason
+	if typ == "" {
+		typ, reason = "status_exception", fmt.Sprintf("leader [%s] answered %d", e.Leader, e.Status)
+	}
+	return &esError{status: e.Status, typ: typ, reason: reason, retry: true}
 }
 
 // causeJSON is one cause in the envelope.
@@ -165,3 +228,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		Status: e.status,
 	})
 }
+
+// retryAfterValue renders seconds for Retry-After, at least 1.
+func retryAfterValue(secs int) string { return strconv.Itoa(max(1, secs)) }

@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
+	"github.com/tokend/tokend/raftnode/cluster"
 )
 
 // A follower grants tokens itself and sends them to the leader to commit.
@@ -72,7 +74,7 @@ func TestForward_UnreachableLeaderIs503NotAGuess(t *testing.T) {
 	leader := newLeader(t, nil)
 	follower := newFollower(t, leader)
 	leader.ts.Close()
-	unknown, _ := newToken(accessPrefix)
+	unknown, _ := credentials.NewToken(credentials.AccessPrefix)
 	r := follower.do("GET", "/_security/_authenticate", "", bearer(unknown)...)
 	r.wantError(t, 503, "master_not_discovered_exception", "leader [n1] is unreachable")
 	if r.header.Get("Retry-After") == "" {
@@ -95,7 +97,7 @@ func TestNoLeader_WritesAndReadsAnswer503(t *testing.T) {
 	leader := newLeader(t, nil)
 	follower := newFollower(t, leader)
 	follower.node.set(func(n *fakeNode) { n.leaderID = "" })
-	follower.srv.started.Store(time.Now().Add(-startupGrace).UnixNano())
+	follower.srv.cluster.Members().EndStartupGrace()
 	r := follower.do("POST", "/_security/oauth2/token", `{"grant_type":"password","username":"alice","password":"alice-pw"}`)
 	noLeader := "no leader is elected yet (2 of 2 voters reachable); an election is under way"
 	r.wantError(t, 503, "master_not_discovered_exception", noLeader)
@@ -204,14 +206,14 @@ func TestRestartedFollower_WaitsForTheLeadersAddressInsteadOfFailing(t *testing.
 	f.do("GET", "/_tokend/readyz", "").want(t, 200)
 }
 
-// A follower whose state is more than maxApplyLag entries behind what it
+// A follower whose state is more than cluster.MaxApplyLag entries behind what it
 // knows to be committed is not ready until it has applied them.
 func TestReadyz_NotReadyWhileApplyingTheLog(t *testing.T) {
 	t.Parallel()
 	leader := newLeader(t, nil)
 	f := newFollower(t, leader)
 	f.do("GET", "/_tokend/readyz", "").want(t, 200)
-	for i := range maxApplyLag + 1 {
+	for i := range cluster.MaxApplyLag + 1 {
 		leader.propose(&fsm.SetNode{NodeID: "n9", HTTPAddr: "127.0.0.1:" + strconv.Itoa(9200+i)})
 	}
 	f.do("GET", "/_tokend/readyz", "").wantError(t, 503, "status_exception", "not ready: applying committed log entries")

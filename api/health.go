@@ -7,13 +7,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/tokend/tokend/raftnode"
+	"github.com/tokend/tokend/raftnode/cluster"
 )
 
 // Cluster health statuses, worst first.
@@ -134,11 +132,12 @@ func parseTimeValue(v string) (time.Duration, error) {
 }
 
 // clusterHealth computes the health from this node's view. A member counts
-// as up when it confirms within healthProbeTimeout that it has applied this
-// node's applied index (less maxApplyLag); this node counts as up itself.
+// as up when it confirms in time that it has applied this node's applied
+// index, less cluster.MaxApplyLag (members.Up); this node counts as up
+// itself.
 // red: no leader known, or no majority of the voters up (no quorum can be
 // reached from here). yellow: a quorum, but a member is down, unreachable or
-// lagging, or this node lags its commit index by more than maxApplyLag.
+// lagging, or this node lags its commit index by more than cluster.MaxApplyLag.
 // green: every member up and caught up. number_of_nodes counts the members
 // up, number_of_data_nodes the voters up.
 func (s *Server) clusterHealth(ctx context.Context) healthJSON {
@@ -151,63 +150,17 @@ func (s *Server) clusterHealth(ctx context.Context) healthJSON {
 		h.NumberOfNodes = 1
 		return h
 	}
-	up := s.membersUp(ctx, servers, st.AppliedIndex)
+	up := s.members.Up(ctx, servers, st.AppliedIndex)
 	switch {
 	case st.DiskError != "":
-		h.Status, h.Reason = "red", diskReason(st.DiskError, st.DiskErrorSince)
-	case st.LeaderID == "" || up.voters <= up.allVoters/2:
+		h.Status, h.Reason = "red", cluster.DiskReason(st.DiskError, st.DiskErrorSince)
+	case st.LeaderID == "" || up.Voters <= up.AllVoters/2:
 		h.Status = "red"
-	case up.members < len(servers) || st.CommitIndex > st.AppliedIndex+maxApplyLag:
+	case up.Members < len(servers) || st.CommitIndex > st.AppliedIndex+cluster.MaxApplyLag:
 		h.Status = "yellow"
 	}
-	h.NumberOfNodes, h.NumberOfDataNodes = up.members, up.voters
+	h.NumberOfNodes, h.NumberOfDataNodes = up.Members, up.Voters
 	return h
-}
-
-// Health probes.
-const (
-	// maxApplyLag is how many entries a node may have left to apply and
-	// still count as caught up.
-	maxApplyLag = 64
-	// healthProbeTimeout bounds the wait for each member's confirmation.
-	healthProbeTimeout = 500 * time.Millisecond
-)
-
-// upCount is what membersUp found: members and voters up, and voters in all.
-type upCount struct{ members, voters, allVoters int }
-
-// membersUp counts the members that are up: this node, and every other
-// member that confirms (through its wait_applied route) that it has
-// applied index, less maxApplyLag.
-func (s *Server) membersUp(ctx context.Context, servers []raftnode.Server, index uint64) upCount {
-	ctx, cancel := context.WithTimeout(ctx, healthProbeTimeout)
-	defer cancel()
-	target := index - min(index, maxApplyLag)
-	var members, voters atomic.Int32
-	all := 0
-	var wg sync.WaitGroup
-	for _, srv := range servers {
-		up := func() {
-			members.Add(1)
-			if srv.Voter {
-				voters.Add(1)
-			}
-		}
-		if srv.Voter {
-			all++
-		}
-		if srv.ID == s.cfg.NodeID {
-			up()
-			continue
-		}
-		wg.Go(func() {
-			if s.askApplied(ctx, srv.ID, target) == nil {
-				up()
-			}
-		})
-	}
-	wg.Wait()
-	return upCount{members: int(members.Load()), voters: int(voters.Load()), allVoters: all}
 }
 
 // parseWaitForNodes parses Elasticsearch's wait_for_nodes (N, >=N, <=N, >N,

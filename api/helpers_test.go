@@ -14,7 +14,9 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode/cluster"
 	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
@@ -101,7 +103,7 @@ func (n *testNode) propose(c fsm.Command) fsm.Result {
 	if c.Header().Time == 0 {
 		c.Header().Time = n.node.log.clock.now().UnixMilli()
 	}
-	c.Header().ID = newRequestID()
+	c.Header().ID = cluster.NewRequestID()
 	res, _, err := n.node.Propose(context.Background(), c)
 	if err != nil {
 		n.t.Fatal(err)
@@ -116,8 +118,8 @@ func (n *testNode) propose(c fsm.Command) fsm.Result {
 // stamping it in the past.
 func (n *testNode) issueDirect(user string, realm fsm.Realm, ago time.Duration) (string, string) {
 	n.t.Helper()
-	access, ad := newToken(accessPrefix)
-	refresh, rd := newToken(refreshPrefix)
+	access, ad := credentials.NewToken(credentials.AccessPrefix)
+	refresh, rd := credentials.NewToken(credentials.RefreshPrefix)
 	c := &fsm.CreateToken{Access: ad, Refresh: rd, User: user, Realm: realm, Lifetime: (20 * time.Minute).Milliseconds()}
 	if res := n.propose(c); res.Status != fsm.OK {
 		n.t.Fatalf("CreateToken for %s: %v", user, res.Status)
@@ -240,4 +242,22 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// storedHashes are bcrypt hashes of random passwords nobody knows, by cost,
+// for tests that store a hash of a given cost without paying to make one.
+var storedHashes = map[int]string{
+	10: "$2a$10$hds/EjiIfRHCEZnIo1lXZeNKRu0TIPxiZK4jPyIHHBQegYiMH31qK",
+	11: "$2a$11$bmH/CuE11hgqtVj5GIC.UOznJWixD44Oqa7QeNmNHSRxDJ4CrRXDK",
+	14: "$2a$14$8UGoRqAJI8ub7ljnOZLcAu/Me2AUEFr9FvhiTlz0s8/DhTm/H599a",
+}
+
+// passwordsWith replaces n's password verifier with one made as New makes
+// it, then configured by mod; call it before any request.
+func (n *testNode) passwordsWith(mod func(*credentials.Config)) *credentials.Verifier {
+	n.t.Helper()
+	cfg := credentials.Config{State: n.srv.state, CatchUp: n.srv.reads.CatchUp, Credential: n.srv.cfg.Credential, Log: n.srv.log}
+	mod(&cfg)
+	n.srv.passwords = credentials.NewVerifier(cfg)
+	return n.srv.passwords
 }

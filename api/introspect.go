@@ -6,6 +6,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
 )
 
@@ -64,13 +65,13 @@ var noCacheValue = []string{"no-cache"}
 
 // introspection appends the encoded RFC 7662 answer for tok to b.
 func (s *Server) introspection(b []byte, r *http.Request, tok string) ([]byte, error) {
-	if d, ok := parseToken(accessPrefix, tok); ok {
+	if d, ok := credentials.ParseToken(credentials.AccessPrefix, tok); ok {
 		rec, found, err := lookupFresh(s, r, d, s.state.AccessToken)
 		if err != nil || !found {
 			return append(b, inactiveBody...), err
 		}
 		u, ok := s.state.SharedUser(rec.User)
-		if _, failed := tokenFailure(rec, u, ok, s.clock.now()); failed {
+		if _, failed := tokenFailure(rec, u, ok, s.clock.Now()); failed {
 			return append(b, inactiveBody...), nil
 		}
 		client := clientID{name: rec.User, realm: rec.Realm.Name, ofUser: true} // client_credentials: the user itself
@@ -82,13 +83,13 @@ func (s *Server) introspection(b []byte, r *http.Request, tok string) ([]byte, e
 		}
 		return appendActive(b, typeAccessToken, u, rec.Realm, rec.Created, rec.Expires, client), nil
 	}
-	if d, ok := parseToken(refreshPrefix, tok); ok {
+	if d, ok := credentials.ParseToken(credentials.RefreshPrefix, tok); ok {
 		rec, found, err := lookupFresh(s, r, d, s.state.RefreshToken)
 		if err != nil || !found {
 			return append(b, inactiveBody...), err
 		}
 		u, ok := s.state.SharedUser(rec.User)
-		if rec.Invalidated || rec.UsedAt != 0 || s.clock.now() >= rec.Expires() || !ok || !u.Enabled {
+		if rec.Invalidated || rec.UsedAt != 0 || s.clock.Now() >= rec.Expires() || !ok || !u.Enabled {
 			return append(b, inactiveBody...), nil
 		}
 		return appendActive(b, typeRefreshToken, u, rec.Realm, rec.Created, rec.Expires(), clientID{name: rec.Client}), nil
@@ -124,7 +125,7 @@ func (c clientID) appendJSON(b []byte) []byte {
 func lookupFresh[T any](s *Server, r *http.Request, d fsm.Digest, get func(fsm.Digest) (T, bool)) (T, bool, error) {
 	rec, found := get(d)
 	if !found {
-		if err := s.catchUp(r.Context()); err != nil {
+		if err := s.reads.CatchUp(r.Context()); err != nil {
 			return rec, false, err
 		}
 		rec, found = get(d)

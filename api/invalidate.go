@@ -6,6 +6,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
 )
 
@@ -46,10 +47,10 @@ func (q *invalidateRequest) command() (*fsm.Invalidate, error) {
 	case !byToken:
 		return nil, validationFailed("token string must be provided when not specifying a realm name or a username")
 	case q.Token != "":
-		d, ok := parseToken(accessPrefix, q.Token)
+		d, ok := credentials.ParseToken(credentials.AccessPrefix, q.Token)
 		return &fsm.Invalidate{By: fsm.ByAccessToken, Token: d}, boolErr(ok)
 	}
-	d, ok := parseToken(refreshPrefix, q.RefreshToken)
+	d, ok := credentials.ParseToken(credentials.RefreshPrefix, q.RefreshToken)
 	return &fsm.Invalidate{By: fsm.ByRefreshToken, Token: d}, boolErr(ok)
 }
 
@@ -92,7 +93,7 @@ func (s *Server) invalidateToken(w http.ResponseWriter, r *http.Request, _ httpr
 	}
 	// Tokens found invalidated before (by username or realm) were so at an
 	// index up to this one: waiting for it covers them too.
-	s.awaitReplicas(r.Context(), index)
+	s.revocations.Await(r.Context(), index)
 	status := http.StatusOK
 	if res.Status == fsm.NotFound && (c.By == fsm.ByAccessToken || c.By == fsm.ByRefreshToken) {
 		status = http.StatusNotFound
@@ -120,7 +121,7 @@ func (s *Server) invalidateLocally(w http.ResponseWriter, r *http.Request, c *fs
 	}
 	found, invalidated := lookup()
 	if !found {
-		if err := s.catchUp(r.Context()); err != nil {
+		if err := s.reads.CatchUp(r.Context()); err != nil {
 			return true, err
 		}
 		found, invalidated = lookup()

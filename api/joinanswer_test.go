@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokend/tokend/raftnode/cluster"
 	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
@@ -58,7 +59,7 @@ func TestJoinClient_ReturnsTheNodeCredential(t *testing.T) {
 	n := newLeader(t, func(c *Config) { c.Credential = peerauth.NewCredential([]byte(joinCredential)) })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	a, err := JoinTLS(ctx, nil, []string{n.ts.URL}, JoinRequest{NodeID: "n2", RaftAddr: "h2:9300", HTTPAddr: "h2:9200"},
+	a, err := cluster.JoinTLS(ctx, nil, []string{n.ts.URL}, cluster.JoinRequest{NodeID: "n2", RaftAddr: "h2:9300", HTTPAddr: "h2:9200"},
 		"", "elastic", "elastic-pw")
 	if err != nil {
 		t.Fatal(err)

@@ -9,15 +9,15 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
-	"github.com/tokend/tokend/raftnode/lease"
 )
 
 // expireLease drops n's read lease, as after a restart, or a partition or
-// a pause longer than maxStaleness.
+// a pause longer than the lease.
 func expireLease(n *testNode) {
-	n.srv.lease.held.Store(nil)
+	n.srv.cluster.Reads().DropLease()
 }
 
 // followerServingAToken starts a leader and a follower and issues a token
@@ -90,46 +90,6 @@ func TestReadLease_NonMembersGetNoLease(t *testing.T) {
 		wantError(t, 400, "illegal_argument_exception", "node [ghost] is not a member of the cluster")
 }
 
-// A lease runs holderLease from the start of the catch-up that renewed it,
-// and an older catch-up finishing late does not shorten it.
-func TestReadLease_RunsFromTheStartOfTheLatestCatchUp(t *testing.T) {
-	var l readLease
-	now := time.Now().Add(10 * time.Second) // catch-ups start after leaseEpoch
-	if l.valid(now, 0) {
-		t.Fatal("a lease held before any catch-up")
-	}
-	l.renewedAt(now.Add(-time.Second), holderLease, 0)
-	if !l.valid(now, 0) || !l.valid(now.Add(holderLease-time.Second-time.Millisecond), 0) || l.valid(now.Add(holderLease-time.Second), 0) {
-		t.Fatal("a lease renewed 1 s ago must run for holderLease - 1 s more, and no longer")
-	}
-	l.renewedAt(now.Add(-3*time.Second), holderLease, 0) // an older catch-up completing late
-	if !l.valid(now.Add(holderLease-time.Second-time.Millisecond), 0) {
-		t.Fatal("an older catch-up shortened the lease")
-	}
-}
-
-// A leader answers from its state only under a lease it won as leader in
-// its current term, and that lease is short: a follower's lease it still
-// held when elected does not count, and its own runs leaderHolderLease.
-func TestReadLease_ALeaderNeedsItsOwnShortLeaseOfItsTerm(t *testing.T) {
-	var l readLease
-	now := time.Now().Add(10 * time.Second)
-	l.renewedAt(now, holderLease, 0) // won as a follower, then elected in term 4
-	if !l.valid(now, 0) || l.valid(now, 4) {
-		t.Fatal("a follower's lease must serve a follower only")
-	}
-	l.renewedAt(now, leaderHolderLease, 4)
-	if !l.valid(now, 4) || l.valid(now.Add(leaderHolderLease), 4) || l.valid(now, 5) {
-		t.Fatal("a leader's lease runs leaderHolderLease in its own term only")
-	}
-	if !l.valid(now, 0) {
-		t.Fatal("once deposed, its own short lease still serves it until it ends")
-	}
-	if leaderHolderLease >= raftnode.DefaultHeartbeatTimeout {
-		t.Fatal("a leader's lease must fit inside Raft's heartbeat timeout")
-	}
-}
-
 // A replica that refuses connections may still be answering from its state
 // (only its advertised address may be refusing): a revocation waits for it
 // until the lease the leader granted it has run out, and no longer. Once it
@@ -138,7 +98,7 @@ func TestRevocation_WaitsForAReplicaThatRefusesConnectionsUntilItsLeaseEnds(t *t
 	t.Parallel()
 	const length = 600 * time.Millisecond
 	leader := newLeader(t, nil)
-	leader.srv.grants = lease.New(length, leaderLease, lease.MonotonicClock())
+	leader.srv.cluster.SetGrantLength(length)
 	follower := newFollower(t, leader)
 	first, _ := leader.issueDirect("alice", fsm.NativeRealm, 0)
 	second, _ := leader.issueDirect("alice", fsm.NativeRealm, 0)
@@ -192,7 +152,7 @@ func TestCatchUp_ConcurrentUnknownTokensShareOneReadIndex(t *testing.T) {
 	var wg sync.WaitGroup
 	for range checks {
 		wg.Go(func() {
-			unknown, _ := newToken(accessPrefix)
+			unknown, _ := credentials.NewToken(credentials.AccessPrefix)
 			follower.do("GET", "/_security/_authenticate", "", bearer(unknown)...).
 				wantError(t, 401, "security_exception", "unable to authenticate with provided credentials")
 		})
@@ -200,7 +160,7 @@ func TestCatchUp_ConcurrentUnknownTokensShareOneReadIndex(t *testing.T) {
 	// One catch-up is held at the leader; every other check joins it or
 	// the next one.
 	eventually(t, 10*time.Second, "every check waits for a shared catch-up",
-		func() bool { return follower.srv.lease.flights.joined.Load() >= checks-2 })
+		func() bool { return follower.srv.cluster.Reads().JoinedCatchUps() >= checks-2 })
 	close(hold)
 	wg.Wait()
 	leader.node.mu.Lock()

@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
+	"github.com/tokend/tokend/raftnode/cluster"
 )
 
 // Action names of the membership routes, named in 403 answers.
@@ -25,9 +25,6 @@ const (
 // nodesProbeTimeout bounds the fan-out of GET /_tokend/cluster/nodes to the
 // members' status routes: a member slower than this is shown unreachable.
 const nodesProbeTimeout = time.Second
-
-// leaderPollInterval is how often a handler waiting for a new leader looks.
-const leaderPollInterval = 20 * time.Millisecond
 
 // ClusterNodes is the answer of GET /_tokend/cluster/nodes (also decoded by
 // the `tokend nodes` command).
@@ -82,12 +79,12 @@ func (s *Server) nodes(w http.ResponseWriter, r *http.Request, _ httprouter.Para
 		return fromNode(err)
 	}
 	leaderID, _ := s.node.Leader()
-	statuses := s.probeMembers(r.Context(), servers, nodesProbeTimeout)
+	statuses := s.members.Probe(r.Context(), servers, nodesProbeTimeout)
 	out := make([]NodeStatus, 0, len(servers))
 	for _, srv := range servers {
 		addr, _ := s.state.NodeAddr(srv.ID)
 		n := NodeStatus{ID: srv.ID, RaftAddr: srv.Address, HTTPAddr: addr, Voter: srv.Voter,
-			Leader: srv.Leader || (leaderID != "" && srv.ID == leaderID), State: stateUnknown}
+			Leader: srv.Leader || (leaderID != "" && srv.ID == leaderID), State: cluster.StateUnknown}
 		if st, ok := statuses[srv.ID]; ok {
 			applied := st.AppliedIndex
 			n.State, n.LastContactMillis, n.AppliedIndex, n.Reachable = st.State, st.LastContactMillis, &applied, true
@@ -96,7 +93,7 @@ func (s *Server) nodes(w http.ResponseWriter, r *http.Request, _ httprouter.Para
 				n.Build = &st.Build
 			}
 		}
-		n.Role = s.roleOf(srv.ID, srv.Voter)
+		n.Role = s.members.RoleOf(srv.ID, srv.Voter)
 		s.fillLagAndLease(&n, statuses, leaderID)
 		out = append(out, n)
 	}
@@ -139,11 +136,8 @@ func (s *Server) removeNode(w http.ResponseWriter, r *http.Request, p httprouter
 		}
 	}
 	if member {
-		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
-		defer cancel()
-		err := s.node.Remove(ctx, id) // its grants stay in s.grants until they end
-		if err != nil && !errors.Is(err, raftnode.ErrNotFound) {
-			return fromNode(err)
+		if err := s.membership.Remove(r.Context(), id); err != nil {
+			return err
 		}
 	}
 	s.log.Info("node removed", "id", id)
@@ -156,16 +150,11 @@ func (s *Server) removeNode(w http.ResponseWriter, r *http.Request, p httprouter
 // change in flight, so it transfers leadership, waits for the new leader and
 // forwards the request to it, answering with its response.
 func (s *Server) removeSelf(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
-	defer cancel()
 	s.log.Info("asked to remove this node, the leader: transferring leadership first")
-	if err := s.node.TransferLeadershipTo(ctx, ""); err != nil {
-		return fromNode(err)
-	}
-	if _, err := s.awaitOtherLeader(ctx); err != nil {
+	if _, err := s.membership.Transfer(r.Context(), ""); err != nil {
 		return err
 	}
-	return s.proxy(w, r)
+	return s.forwarder.Proxy(w, r, s.clientAddr(r))
 }
 
 // transferRequest is the optional body of POST
@@ -192,43 +181,16 @@ func (s *Server) transferLeader(w http.ResponseWriter, r *http.Request, _ httpro
 			return err
 		}
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
-	defer cancel()
-	err = s.node.TransferLeadershipTo(ctx, q.NodeID)
+	leader, err := s.membership.Transfer(r.Context(), q.NodeID)
 	switch {
 	case errors.Is(err, raftnode.ErrNotFound):
 		return notFound(fmt.Sprintf("node [%s] is not a member of the cluster", echoed(q.NodeID)))
 	case errors.Is(err, raftnode.ErrNotVoter):
 		return illegalArgument(fmt.Sprintf("node [%s] is not a voter and cannot lead", echoed(q.NodeID)))
 	case err != nil:
-		return fromNode(err)
-	}
-	leader := s.cfg.NodeID
-	if q.NodeID != s.cfg.NodeID {
-		if leader, err = s.awaitOtherLeader(ctx); err != nil {
-			return err
-		}
+		return err
 	}
 	s.log.Info("leadership transferred", "to", leader)
 	writeJSON(w, r, http.StatusOK, map[string]any{"acknowledged": true, "leader": leader})
 	return nil
-}
-
-// awaitOtherLeader polls until a leader other than this node is known with
-// its HTTP address, and returns its ID; 503 if ctx ends first.
-func (s *Server) awaitOtherLeader(ctx context.Context) (string, error) {
-	tick := time.NewTicker(leaderPollInterval)
-	defer tick.Stop()
-	for {
-		if id, _ := s.node.Leader(); id != "" && id != s.cfg.NodeID {
-			if _, ok := s.state.NodeAddr(id); ok {
-				return id, nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return "", unavailable("master_not_discovered_exception", "leadership was handed over but no new leader is known yet")
-		case <-tick.C:
-		}
-	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
+	"github.com/tokend/tokend/raftnode/cluster"
 	"github.com/tokend/tokend/test/testkit"
 )
 
@@ -89,18 +90,18 @@ func TestPromoter_PromotesANonVoterOnlyOnceItHasCaughtUp(t *testing.T) {
 	leader := newLeader(t, nil)
 	follower := newFollower(t, leader)
 	setVoter(leader, "n2", false)
-	for i := range promoteMaxLag + 1 { // the fake follower applies only when asked
+	for i := range cluster.PromoteMaxLag + 1 { // the fake follower applies only when asked
 		leader.issueDirect("alice", fsm.NativeRealm, time.Duration(i))
 	}
-	leader.srv.promoteCaughtUp(context.Background())
+	leader.srv.cluster.Members().PromoteCaughtUp(context.Background())
 	if len(leader.node.promoted) != 0 {
 		t.Fatalf("a lagging non-voter was promoted: %v", leader.node.promoted)
 	}
 	if err := follower.node.WaitApplied(context.Background(), leader.node.logLen()); err != nil {
 		t.Fatal(err)
 	}
-	leader.srv.promoteCaughtUp(context.Background())
-	leader.srv.promoteCaughtUp(context.Background())
+	leader.srv.cluster.Members().PromoteCaughtUp(context.Background())
+	leader.srv.cluster.Members().PromoteCaughtUp(context.Background())
 	if len(leader.node.promoted) != 1 || leader.node.promoted[0] != "n2" {
 		t.Fatalf("promoted %v, want n2 once", leader.node.promoted)
 	}
@@ -182,7 +183,7 @@ func TestQuorumLost_WritesSayHowManyVotersAreReachable(t *testing.T) {
 	if r.status != 503 || !strings.Contains(string(r.body), "is still reaching its peers") || strings.Contains(string(r.body), "quorum lost") {
 		t.Fatalf("within the start-up grace: %d %s", r.status, r.body)
 	}
-	follower.srv.started.Store(time.Now().Add(-startupGrace).UnixNano())
+	follower.srv.cluster.Members().EndStartupGrace()
 	r = follower.do("POST", "/_security/oauth2/token", grant)
 	r.wantError(t, 503, "master_not_discovered_exception", "no leader: quorum lost, 1 of 3 voters reachable")
 	if r.header.Get("Retry-After") == "" {
@@ -212,19 +213,19 @@ func TestRemovedNode_SaysSoInItsLogReadyzAndAnswers(t *testing.T) {
 		f.servers = []raftnode.Server{{ID: "n1", Address: "n1:9300", Voter: true}, {ID: "n2", Address: "n2:9300", Voter: true}}
 		f.leaderID, f.lastContact = "", time.Time{}
 	})
-	follower.srv.checkRemoved(context.Background())
+	follower.srv.cluster.Members().CheckRemoved(context.Background())
 	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "this node was removed from the cluster") {
 		t.Fatalf("no error logged:\n%s", logs)
 	}
-	follower.do("GET", "/_tokend/readyz", "").wantError(t, 503, "status_exception", "not ready: "+removedReason)
+	follower.do("GET", "/_tokend/readyz", "").wantError(t, 503, "status_exception", "not ready: "+cluster.RemovedReason)
 	// It answers nothing from its stale state, health included.
 	follower.do("GET", "/_cluster/health", "", basicAuth("monty", "monty-pw")...).
-		wantError(t, 503, "master_not_discovered_exception", removedReason)
+		wantError(t, 503, "master_not_discovered_exception", cluster.RemovedReason)
 	follower.do("POST", "/_security/oauth2/token", `{"grant_type":"password","username":"alice","password":"alice-pw"}`).
-		wantError(t, 503, "master_not_discovered_exception", removedReason)
+		wantError(t, 503, "master_not_discovered_exception", cluster.RemovedReason)
 	// Contact with a leader again (the node was re-added) clears it.
 	follower.node.set(func(f *fakeNode) { f.leaderID, f.lastContact = "n1", time.Now() })
-	follower.srv.checkRemoved(context.Background())
+	follower.srv.cluster.Members().CheckRemoved(context.Background())
 	follower.do("GET", "/_tokend/readyz", "").want(t, 200)
 }
 
@@ -233,8 +234,8 @@ func TestRemovedCheck_AMemberIsNotReportedRemoved(t *testing.T) {
 	leader := newLeader(t, nil)
 	follower, logs := newLoggedFollower(t, leader)
 	follower.node.set(func(f *fakeNode) { f.leaderID, f.lastContact = "", time.Time{} })
-	follower.srv.checkRemoved(context.Background())
-	if follower.srv.watch.removed.Load() || strings.Contains(logs.String(), "level=ERROR") {
+	follower.srv.cluster.Members().CheckRemoved(context.Background())
+	if follower.srv.cluster.Members().Removed() || strings.Contains(logs.String(), "level=ERROR") {
 		t.Fatalf("a member reported itself removed:\n%s", logs)
 	}
 }
@@ -247,33 +248,11 @@ func TestAnnounce_AFollowerWithANewHTTPAddressTellsTheLeader(t *testing.T) {
 	if err := follower.node.WaitApplied(context.Background(), leader.node.logLen()); err != nil {
 		t.Fatal(err)
 	}
-	follower.srv.announce(context.Background())
+	follower.srv.cluster.Members().Announce(context.Background())
 	if addr, _ := leader.srv.state.NodeAddr("n2"); addr != follower.srv.cfg.HTTPAdvertise {
 		t.Fatalf("leader records n2 at %q, want %q", addr, follower.srv.cfg.HTTPAdvertise)
 	}
 	if joins := leader.node.joins; len(joins) != 1 || joins[0] != "n2@n2:9300" {
 		t.Fatalf("joins on the leader: %v", joins)
-	}
-}
-
-func TestEvenVoters_TheLeaderWarnsOncePerCount(t *testing.T) {
-	t.Parallel()
-	var logs testkit.Buffer
-	leader := startNode(t, newFakeLeader("n1"), func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
-	warned := func() int { return strings.Count(logs.String(), "even number of voters") }
-	leader.srv.warnEvenVoters()
-	if warned() != 0 {
-		t.Fatalf("one voter: %s", logs.String())
-	}
-	leader.node.set(func(f *fakeNode) { f.servers = append(f.servers, raftnode.Server{ID: "n2", Voter: true}) })
-	leader.srv.warnEvenVoters()
-	leader.srv.warnEvenVoters()
-	if warned() != 1 || !strings.Contains(logs.String(), "voters=2 quorum=2") {
-		t.Fatalf("two voters, two rounds: want one warning:\n%s", logs.String())
-	}
-	leader.node.set(func(f *fakeNode) { f.servers = append(f.servers, raftnode.Server{ID: "n3", Voter: true}) })
-	leader.srv.warnEvenVoters()
-	if warned() != 1 {
-		t.Fatalf("three voters: want no new warning:\n%s", logs.String())
 	}
 }

@@ -56,6 +56,12 @@ type apiMetrics struct {
 	replay       *metrics.Counter // tokens revoked after a refresh token replay
 	authFailures [numAuthFailures]*metrics.Counter
 	authRefusals [numAuthRefusals]*metrics.Counter
+	// batchesForwarded counts the batches of token creations this follower
+	// posted to the leader (cluster.Config.Metrics); unbatched the grants
+	// it forwarded whole instead, which remains only for a leader of an
+	// older build and for a node that cannot prove it is one.
+	batchesForwarded *metrics.Counter
+	unbatched        *metrics.Counter
 }
 
 // newAPIMetrics registers the API's metrics on reg. The token and user
@@ -91,6 +97,10 @@ func newAPIMetrics(reg *metrics.Registry, state *fsm.FSM) *apiMetrics {
 	for i, name := range authRefusalNames {
 		m.authRefusals[i] = refused.With(name)
 	}
+	m.batchesForwarded = reg.NewCounter("tokend_token_batches_forwarded_total",
+		"Batches of token creations this follower posted to the leader's propose route.")
+	m.unbatched = reg.NewCounter("tokend_token_grants_unbatched_total",
+		"Token grants this follower forwarded whole to the leader, unbatched (an older leader, or no node credential).")
 	registerStateGauges(reg, state)
 	return m
 }

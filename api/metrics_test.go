@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/api/metrics/metricstest"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/test/testkit"
@@ -67,7 +68,7 @@ func TestMetrics_CountTokensInvalidationsAndAuthFailures(t *testing.T) {
 	// One failed authentication of each kind.
 	n.do("GET", "/_security/_authenticate", "", bearer("tka1_short")...).want(t, 401)
 	n.do("GET", "/_security/_authenticate", "", "Authorization", "Basic !!!").want(t, 401)
-	unknown, _ := newToken(accessPrefix)
+	unknown, _ := credentials.NewToken(credentials.AccessPrefix)
 	n.do("GET", "/_security/_authenticate", "", bearer(unknown)...).want(t, 401)
 	n.do("GET", "/_security/_authenticate", "", bearer(newAccess)...).want(t, 401)
 	n.do("GET", "/_security/_authenticate", "", bearer(expired)...).want(t, 401)
@@ -106,7 +107,7 @@ func TestMetrics_NeverContainTokensPasswordsOrNames(t *testing.T) {
 	n.do("GET", "/_security/_authenticate", "", bearer(access+"x")...).want(t, 401)
 	n.do("DELETE", "/_security/oauth2/token", fmt.Sprintf(`{"refresh_token":%q}`, refresh)).want(t, 200)
 	_, body := n.scrapeMetrics("/_prometheus/metrics", basicAuth("monty", "monty-pw")...)
-	for _, secret := range []string{access, access[len(accessPrefix):], refresh, refresh[len(refreshPrefix):],
+	for _, secret := range []string{access, access[len(credentials.AccessPrefix):], refresh, refresh[len(credentials.RefreshPrefix):],
 		"alice-pw", "monty-pw", "hunter2-secret", "alice"} {
 		if strings.Contains(body, secret) {
 			t.Errorf("metrics contain %q", secret)
@@ -114,21 +115,17 @@ func TestMetrics_NeverContainTokensPasswordsOrNames(t *testing.T) {
 	}
 }
 
-// An unknown user costs a bcrypt comparison at cost 10 (seconds under the
-// race detector), so its reason is checked here rather than over HTTP.
-func TestCredentialFailure_Reasons(t *testing.T) {
+// Each reason a password check gives (credentials.RejectReason) is counted
+// under its own label.
+func TestRejectionFailures_Reasons(t *testing.T) {
 	t.Parallel()
-	for _, c := range []struct {
-		u     fsm.User
-		found bool
-		want  authFailure
-	}{
-		{fsm.User{}, false, failUnknown},
-		{fsm.User{Username: "a", Enabled: false}, true, failDisabled},
-		{fsm.User{Username: "a", Enabled: true}, true, failBadPassword},
+	for reason, want := range map[credentials.RejectReason]authFailure{
+		credentials.UnknownUser:   failUnknown,
+		credentials.DisabledUser:  failDisabled,
+		credentials.WrongPassword: failBadPassword,
 	} {
-		if got := credentialFailure(c.u, c.found); got != c.want {
-			t.Errorf("%+v found=%v: %s, want %s", c.u, c.found, authFailureNames[got], authFailureNames[c.want])
+		if got, ok := rejectionFailures[reason]; !ok || got != want {
+			t.Errorf("reason %d: %s (%v), want %s", reason, authFailureNames[got], ok, authFailureNames[want])
 		}
 	}
 }

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
-	"time"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/api/metrics"
+	"github.com/tokend/tokend/raftnode/cluster"
 	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
@@ -23,27 +23,22 @@ import (
 // address it vouches for (headerClientAddr), with a time and a nonce. The
 // credential itself never leaves the node, and a proof is accepted once, so
 // a captured one (or one sent to an address a bogus join recorded) cannot
-// be used again. The older X-Tokend-Node-Secret header, which carried the
-// secret itself, is refused as a failed node authentication and never
-// compared.
-const headerNodeAuth = "X-Tokend-Node-Auth"
+// be used again (credentials.NodeGuard). The older X-Tokend-Node-Secret
+// header, which carried the secret itself, is refused as a failed node
+// authentication and never compared.
+const headerNodeAuth = cluster.HeaderNodeAuth
+
+// headerClientAddr carries, on a request a follower forwards to the leader,
+// the address of the client that sent it. The leader trusts it only from a
+// node (peerOf): under the node's proof, which covers it, or over a cluster
+// certificate.
+const headerClientAddr = cluster.HeaderClientAddr
 
 // Paths of node routes that accept a proof meant for any node (a URL, not
 // a known member, was asked).
 const (
-	joinPath   = "/_tokend/cluster/join"
-	statusPath = "/_tokend/cluster/status"
-)
-
-// Failed node authentications are limited per remote address: nodeFailBurst
-// in a row, then one every nodeFailEvery; beyond that the address gets 429
-// before its proof is even checked.
-const (
-	nodeFailBurst = 10
-	nodeFailEvery = 2 * time.Second
-	// maxProofNonces bounds the nonces kept against replay: at 10,000 node
-	// requests per second over the 60 s a proof can verify, 600,000.
-	maxProofNonces = 1 << 20
+	joinPath   = cluster.PathJoin
+	statusPath = cluster.PathStatus
 )
 
 // nodeFailure is why a node authentication failed: the values of
@@ -64,18 +59,15 @@ const (
 var nodeFailureNames = [numNodeFailures]string{"malformed", "stale", "invalid", "replayed", "no_credential",
 	"raw_secret", "rate_limited"}
 
-// nodeGuard checks node proofs: the replay guard, the failure limits per
-// remote address and their metric.
+// nodeGuard checks node proofs (credentials.NodeGuard: the replay guard and
+// the failure limits per remote address) and counts their failures.
 type nodeGuard struct {
-	replay   *peerauth.ReplayGuard
-	fails    *failureLimiter
+	proofs   *credentials.NodeGuard
 	failures [numNodeFailures]*metrics.Counter
-	now      func() time.Time
 }
 
 func newNodeGuard(reg *metrics.Registry) *nodeGuard {
-	g := &nodeGuard{replay: peerauth.NewReplayGuard(maxProofNonces),
-		fails: newFailureLimiter(nodeFailBurst, nodeFailEvery, maxLimitedKeys), now: time.Now}
+	g := &nodeGuard{proofs: credentials.NewNodeGuard()}
 	vec := reg.NewCounterVec("tokend_node_auth_failures_total",
 		"Requests refused because their node authentication (X-Tokend-Node-Auth) failed, by reason.", "reason")
 	for i, name := range nodeFailureNames {
@@ -107,7 +99,9 @@ func peerOf(r *http.Request) *peerCall {
 // authenticateNode runs on every request (middleware), after
 // checkNodeOrigin: a request with a proof must carry a valid one, or it is
 // refused whatever else it carries; a valid proof or a cluster certificate
-// makes it a node's request (peerOf).
+// makes it a node's request (peerOf). Failures are limited per remote
+// address (credentials.NodeGuard): past the limit, 429 before the proof is
+// even checked.
 func (s *Server) authenticateNode(r *http.Request) (*http.Request, error) {
 	raw := r.Header.Get(headerNodeSecret) != ""
 	proof := r.Header.Get(headerNodeAuth)
@@ -120,20 +114,20 @@ func (s *Server) authenticateNode(r *http.Request) (*http.Request, error) {
 	}
 	remote := remoteHost(r)
 	g := s.peers
-	now := g.now()
-	if wait := g.fails.wait(remote, now); wait > 0 {
+	var limited *credentials.TooManyFailures
+	if errors.As(g.proofs.Admit(remote), &limited) {
 		g.failures[nodeFailRateLimited].Inc()
-		secs := int(math.Ceil(wait.Seconds()))
+		secs := limited.Seconds()
 		return nil, &esError{status: http.StatusTooManyRequests, typ: "es_rejected_execution_exception",
 			reason: fmt.Sprintf("too many failed node authentications; try again in %ds", secs), retry: true, retryAfter: secs}
 	}
 	if raw {
-		return nil, g.refuse(remote, now, nodeFailRawSecret,
+		return nil, g.refuse(remote, nodeFailRawSecret,
 			headerNodeSecret+" is not accepted: nodes sign their requests with "+headerNodeAuth)
 	}
 	secret, ok := s.cfg.Credential.Secret()
 	if !ok {
-		return nil, g.refuse(remote, now, nodeFailNoCredential, "this node has no node credential yet")
+		return nil, g.refuse(remote, nodeFailNoCredential, "this node has no node credential yet")
 	}
 	digest, err := bodyDigest(r)
 	if err != nil {
@@ -145,21 +139,23 @@ func (s *Server) authenticateNode(r *http.Request) (*http.Request, error) {
 	if r.URL.Path == joinPath || r.URL.Path == statusPath {
 		audiences = append(audiences, "") // sent to a URL, not to a known member
 	}
-	switch err := g.replay.Verify(secret, proof, q, audiences, now); {
+	switch err := g.proofs.Verify(remote, secret, proof, q, audiences); {
 	case err == nil:
 	case errors.Is(err, peerauth.ErrProofBusy):
 		s.log.Warn("node proofs refused: the replay guard is full", "err", err)
 		return nil, unavailable("status_exception", "too many node requests; retry")
 	default:
-		return nil, g.refuse(remote, now, failureOf(err), "invalid node authentication: "+err.Error())
+		g.failures[failureOf(err)].Inc()
+		return nil, unauthorized("invalid node authentication: " + err.Error())
 	}
 	p := &peerCall{nodeID: q.NodeID, clientAddr: q.ClientAddr, proven: true}
 	return r.WithContext(context.WithValue(r.Context(), peerKey{}, p)), nil
 }
 
-// refuse counts a failed node authentication from remote and returns its 401.
-func (g *nodeGuard) refuse(remote string, now time.Time, why nodeFailure, reason string) error {
-	g.fails.take(remote, now)
+// refuse charges remote with a failed node authentication found without a
+// proof to check, counts it and returns its 401.
+func (g *nodeGuard) refuse(remote string, why nodeFailure, reason string) error {
+	g.proofs.Fail(remote)
 	g.failures[why].Inc()
 	return unauthorized(reason)
 }
@@ -206,6 +202,17 @@ func requestTarget(r *http.Request) string {
 	return r.URL.RequestURI()
 }
 
+// clientAddr is the address failures of r are charged to: the TCP peer's
+// IP or, on a node's request, the client address that node vouches for;
+// "" for a node's request on its own behalf, so that a node's address is
+// never charged for the clients it serves.
+func (s *Server) clientAddr(r *http.Request) string {
+	if p := peerOf(r); p != nil {
+		return p.clientAddr
+	}
+	return remoteHost(r)
+}
+
 // remoteHost is the IP of r's TCP peer.
 func remoteHost(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -213,39 +220,6 @@ func remoteHost(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// signAsNode marks req, about to be sent to node audience ("" when only its
-// URL is known), as this node's own request: this node's ID, the client
-// address it vouches for (none if ""), and a proof under the credential
-// when this node knows it. body is req's body, or nil with unsigned set
-// for a streamed one.
-func (s *Server) signAsNode(req *http.Request, audience, clientAddr string, body []byte, unsigned bool) {
-	req.Header.Set(headerForwarded, s.cfg.NodeID)
-	req.Header.Del(headerNodeAuth)
-	req.Header.Del(headerNodeSecret)
-	req.Header.Del(headerClientAddr)
-	if clientAddr != "" {
-		req.Header.Set(headerClientAddr, clientAddr)
-	}
-	secret, ok := s.cfg.Credential.Secret()
-	if !ok {
-		return
-	}
-	digest := peerauth.BodyDigest(body)
-	if unsigned {
-		digest = peerauth.UnsignedBody
-	}
-	q := peerauth.Request{Method: req.Method, Target: req.URL.RequestURI(), Audience: audience,
-		NodeID: s.cfg.NodeID, ClientAddr: clientAddr, BodyDigest: digest}
-	req.Header.Set(headerNodeAuth, peerauth.Sign(secret, q, time.Now()))
-}
-
-// canProveNode reports whether this node can prove to others that it is a
-// node: it knows the credential or has a cluster certificate.
-func (s *Server) canProveNode() bool {
-	_, ok := s.cfg.Credential.Secret()
-	return ok || len(s.cfg.ClusterCA) > 0
 }
 
 // requireNode admits only nodes to a node-only route: with a cluster CA a

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
@@ -33,7 +34,7 @@ func TestClientAddr_VouchedOnlyUnderAValidSingleUseProof(t *testing.T) {
 	const path, body = "/_security/_authenticate", ""
 	// What the follower sends when it forwards a request of 192.0.2.7.
 	fwd := httptest.NewRequest("GET", path, nil)
-	follower.srv.signAsNode(fwd, "n1", "192.0.2.7", nil, false)
+	follower.srv.cluster.Sign(fwd, "n1", "192.0.2.7", nil)
 	captured := []string{headerForwarded, fwd.Header.Get(headerForwarded), headerNodeAuth, fwd.Header.Get(headerNodeAuth),
 		headerClientAddr, fwd.Header.Get(headerClientAddr)}
 	if strings.Contains(strings.Join(captured, " "), testSecret) {
@@ -62,7 +63,7 @@ func TestClientAddr_VouchedOnlyUnderAValidSingleUseProof(t *testing.T) {
 	}
 	// Another address under a fresh proof's signature: refused.
 	fresh := httptest.NewRequest("GET", path, nil)
-	follower.srv.signAsNode(fresh, "n1", "192.0.2.7", nil, false)
+	follower.srv.cluster.Sign(fresh, "n1", "192.0.2.7", nil)
 	w = leader.serveFrom("203.0.113.5:999", "GET", path, body, headerForwarded, "n2",
 		headerNodeAuth, fresh.Header.Get(headerNodeAuth), headerClientAddr, "198.51.100.1")
 	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), "node proof does not match") {
@@ -91,15 +92,15 @@ func TestNodeAuth_WrongProofsAreLimitedPerAddress(t *testing.T) {
 		proof := peerauth.Sign([]byte("a-guessed-secret-"+strings.Repeat("x", i%7)), q, time.Now())
 		codes[n.serveFrom("192.0.2.50:1", "GET", path, "", headerNodeAuth, proof, headerForwarded, "n2").Code]++
 	}
-	if codes[http.StatusUnauthorized] != nodeFailBurst || codes[http.StatusTooManyRequests] != 100-nodeFailBurst {
-		t.Errorf("100 wrong proofs answered %v, want %d × 401 then 429", codes, nodeFailBurst)
+	if codes[http.StatusUnauthorized] != credentials.NodeFailureBurst || codes[http.StatusTooManyRequests] != 100-credentials.NodeFailureBurst {
+		t.Errorf("100 wrong proofs answered %v, want %d × 401 then 429", codes, credentials.NodeFailureBurst)
 	}
 	if w := n.serveFrom("10.0.0.2:1", "GET", path, "", n.proofFor("n2", "GET", path, "")...); w.Code != http.StatusOK {
 		t.Errorf("a node at another address: %d %s", w.Code, w.Body)
 	}
 	e, _ := n.scrapeMetrics("/metrics", basicAuth("monty", "monty-pw")...)
-	wantCount(t, e, nodeFailBurst, "tokend_node_auth_failures_total", "reason", "invalid")
-	wantCount(t, e, 100-nodeFailBurst, "tokend_node_auth_failures_total", "reason", "rate_limited")
+	wantCount(t, e, credentials.NodeFailureBurst, "tokend_node_auth_failures_total", "reason", "invalid")
+	wantCount(t, e, 100-credentials.NodeFailureBurst, "tokend_node_auth_failures_total", "reason", "rate_limited")
 }
 
 // A status call to an address a bogus join recorded carries a proof, not
@@ -114,7 +115,7 @@ func TestFetchStatus_BogusAddressLearnsNothingReusable(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	defer bogus.Close()
-	if _, err := leader.srv.fetchStatus(t.Context(), "ghost", bogus.URL); err == nil {
+	if _, err := leader.srv.cluster.Members().FetchStatus(t.Context(), "ghost", bogus.URL); err == nil {
 		t.Fatal("the bogus node's 503 was taken for a status")
 	}
 	h := <-captured

@@ -8,13 +8,15 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode/cluster"
 )
 
 // batchBody encodes cmds as a follower posts them to proposePath.
 func batchBody(t *testing.T, cmds ...fsm.Command) string {
 	t.Helper()
-	q := proposeRequest{}
+	q := cluster.ProposeRequest{}
 	for _, c := range cmds {
 		e, err := fsm.Encode(c)
 		if err != nil {
@@ -31,8 +33,8 @@ func batchBody(t *testing.T, cmds ...fsm.Command) string {
 
 // newCreate is a token creation for alice with a fresh token and request ID.
 func newCreate() (*fsm.CreateToken, string) {
-	tok, d := newToken(accessPrefix)
-	return &fsm.CreateToken{Meta: fsm.Meta{ID: newRequestID()}, Access: d, User: "alice", Realm: fsm.NativeRealm,
+	tok, d := credentials.NewToken(credentials.AccessPrefix)
+	return &fsm.CreateToken{Meta: fsm.Meta{ID: cluster.NewRequestID()}, Access: d, User: "alice", Realm: fsm.NativeRealm,
 		Lifetime: time.Minute.Milliseconds()}, tok
 }
 
@@ -46,7 +48,7 @@ func TestProposeRoute_NodesOnlyAndTokenCreationsOnly(t *testing.T) {
 	post := func(id, body string) resp { return leader.do("POST", proposePath, body, asNode(id, body)...) }
 	c, tok := newCreate()
 	r := post("n2", batchBody(t, c)).want(t, 200)
-	var answer proposeResponse
+	var answer cluster.ProposeResponse
 	if err := msgpack.Unmarshal(r.body, &answer); err != nil || len(answer.Results) != 1 || answer.Results[0].Status != fsm.OK {
 		t.Fatalf("answer %+v, %v", answer, err)
 	}
@@ -65,7 +67,7 @@ func TestProposeRoute_NodesOnlyAndTokenCreationsOnly(t *testing.T) {
 	leader.do("POST", proposePath, batchBody(t, c2), asNode("n2", batchBody(t, c))...).
 		wantError(t, 401, "security_exception", "invalid node authentication: node proof does not match")
 	post("n9", batchBody(t, c2)).wantError(t, 400, "illegal_argument_exception", "node [n9] is not a member of the cluster")
-	admin := &fsm.PutUser{Meta: fsm.Meta{ID: newRequestID()}, User: fsm.User{Username: "mallory", Hash: []byte("x"), Roles: []string{"superuser"}, Enabled: true}}
+	admin := &fsm.PutUser{Meta: fsm.Meta{ID: cluster.NewRequestID()}, User: fsm.User{Username: "mallory", Hash: []byte("x"), Roles: []string{"superuser"}, Enabled: true}}
 	post("n2", batchBody(t, c2, admin)).wantError(t, 400, "illegal_argument_exception", "command 1 of the batch is not a token creation")
 	post("n2", "\xc1\xc1").wantError(t, 400, "parse_exception", "request body is not a batch of commands")
 	post("n2", batchBody(t)).wantError(t, 400, "illegal_argument_exception", "a batch holds 1 to 256 commands, not 0")
@@ -148,76 +150,4 @@ func TestGrant_ConcurrentGrantsShareRaftEntries(t *testing.T) {
 		t.Fatalf("%d grants took %d log entries", grants, entries)
 	}
 	t.Logf("%d concurrent grants took %d log entries", grants, entries)
-}
-
-// The batcher sends a lone command at once, keeps at most
-// maxBatchesInFlight batches on their way, and sends what queued meanwhile
-// together.
-func TestBatcher_GroupsWhatArrivesWhileAllSlotsAreBusy(t *testing.T) {
-	t.Parallel()
-	release := make(chan struct{})
-	var mu sync.Mutex
-	var sizes []int
-	b := &batcher{send: func(calls []*batchCall) {
-		mu.Lock()
-		sizes = append(sizes, len(calls))
-		mu.Unlock()
-		<-release
-		for i, c := range calls {
-			c.resolve(fsm.Result{Invalidated: i}, nil)
-		}
-	}}
-	sent := func() []int {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]int(nil), sizes...)
-	}
-	var wg sync.WaitGroup
-	submit := func() {
-		wg.Go(func() {
-			if _, err := b.submit(context.Background(), &fsm.Purge{}); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	for range maxBatchesInFlight {
-		submit()
-	}
-	waitFor(t, func() bool { return len(sent()) == maxBatchesInFlight })
-	for range 10 {
-		submit()
-	}
-	waitFor(t, func() bool {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		return len(b.queue) == 10
-	})
-	if got := sent(); len(got) != maxBatchesInFlight {
-		t.Fatalf("batches sent with every slot busy: %v", got)
-	}
-	close(release)
-	wg.Wait()
-	got := sent()
-	if len(got) != maxBatchesInFlight+1 || got[len(got)-1] != 10 {
-		t.Fatalf("batch sizes %v: want %d singles, then the 10 queued together", got, maxBatchesInFlight)
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	blocked := &batcher{send: func(calls []*batchCall) {}}
-	if _, err := blocked.submit(ctx, &fsm.Purge{}); err != context.Canceled {
-		t.Fatalf("submit with a cancelled context: %v", err)
-	}
-}
-
-// waitFor polls cond until it holds or 5 s pass.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 5s")
-		}
-		time.Sleep(time.Millisecond)
-	}
 }

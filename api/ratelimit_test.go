@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -11,10 +9,11 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
 )
 
-// fakeClock is a settable clock for authLimits.
+// fakeClock is a settable clock for the failure limits.
 type fakeClock struct {
 	mu sync.Mutex
 	t  time.Time
@@ -32,12 +31,56 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// withClock makes n's failure limits use a fake clock; call it before any
-// request.
-func withClock(n *testNode) *fakeClock {
+// withClock gives n a password verifier whose failure limits use a fake
+// clock, configured further by mods; call it before any request.
+func withClock(n *testNode, mods ...func(*credentials.Config)) *fakeClock {
 	c := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	n.srv.limits.now = c.now
+	n.passwordsWith(func(cfg *credentials.Config) {
+		cfg.Clock = c.now
+		for _, mod := range mods {
+			mod(cfg)
+		}
+	})
 	return c
+}
+
+// holdPassword is the password whose comparison holdGate holds.
+const holdPassword = "hold-the-slot"
+
+// holdGate gives n a verifier with a single bcrypt slot, configured further
+// by mods, and has a Basic request take that slot with a comparison that
+// runs until free is called (or the test ends). Every other comparison is
+// bcrypt's.
+func holdGate(t *testing.T, n *testNode, mods ...func(*credentials.Config)) (v *credentials.Verifier, free func()) {
+	t.Helper()
+	release := make(chan struct{})
+	v = n.passwordsWith(func(c *credentials.Config) {
+		c.Slots = 1
+		c.Compare = func(hash, password []byte) error {
+			if string(password) == holdPassword {
+				<-release
+				return bcrypt.ErrMismatchedHashAndPassword
+			}
+			return bcrypt.CompareHashAndPassword(hash, password)
+		}
+		for _, mod := range mods {
+			mod(c)
+		}
+	})
+	holder := make(chan int, 1)
+	go func() {
+		holder <- rawStatus(context.Background(), n, "GET", "/_security/_authenticate", "", basicAuth("tokman", holdPassword)...)
+	}()
+	eventually(t, 10*time.Second, "a comparison holds the bcrypt slot", func() bool { return v.Stats().Compares == 1 })
+	var once sync.Once
+	free = func() {
+		once.Do(func() {
+			close(release)
+			<-holder
+		})
+	}
+	t.Cleanup(free)
+	return v, free
 }
 
 func grantBody(user, pw string) string {
@@ -48,14 +91,14 @@ func TestAuthLimits_UsernameIsLimitedAfterFailuresUntilTheWindowPasses(t *testin
 	t.Parallel()
 	n := newLeader(t, nil)
 	clock := withClock(n)
-	for i := range userFailureBurst {
+	for i := range credentials.UserFailureBurst {
 		if i%2 == 0 {
 			n.do("GET", "/_security/_authenticate", "", basicAuth("alice", "wrong")...).want(t, 401)
 		} else {
 			n.do("POST", "/_security/oauth2/token", grantBody("alice", "wrong")).want(t, 401)
 		}
 	}
-	compares := n.srv.verify.gate.compares.Load()
+	compares := n.srv.passwords.Stats().Compares
 	reason := "too many failed authentication attempts; try again in 6s"
 	for _, r := range []resp{
 		n.do("GET", "/_security/_authenticate", "", basicAuth("alice", "alice-pw")...),
@@ -66,7 +109,7 @@ func TestAuthLimits_UsernameIsLimitedAfterFailuresUntilTheWindowPasses(t *testin
 			t.Fatalf("Retry-After %q, want 6", got)
 		}
 	}
-	if got := n.srv.verify.gate.compares.Load(); got != compares {
+	if got := n.srv.passwords.Stats().Compares; got != compares {
 		t.Fatalf("%d bcrypt comparisons while limited", got-compares)
 	}
 	e, _ := n.scrapeMetrics("/metrics", basicAuth("monty", "monty-pw")...)
@@ -75,7 +118,7 @@ func TestAuthLimits_UsernameIsLimitedAfterFailuresUntilTheWindowPasses(t *testin
 	// Another user from the same address is not limited yet.
 	n.do("GET", "/_security/_authenticate", "", basicAuth("monty", "monty-pw")...).want(t, 200)
 
-	clock.advance(userFailureEvery - time.Second)
+	clock.advance(credentials.UserFailureEvery - time.Second)
 	r := n.do("POST", "/_security/oauth2/token", grantBody("alice", "alice-pw"))
 	r.wantError(t, 429, "es_rejected_execution_exception", "too many failed authentication attempts; try again in 1s")
 	clock.advance(time.Second)
@@ -83,8 +126,8 @@ func TestAuthLimits_UsernameIsLimitedAfterFailuresUntilTheWindowPasses(t *testin
 	// A success gives no budget back: the next failure is the last one.
 	n.do("POST", "/_security/oauth2/token", grantBody("alice", "wrong")).want(t, 401)
 	n.do("POST", "/_security/oauth2/token", grantBody("alice", "alice-pw")).want(t, 429)
-	clock.advance(userFailureBurst * userFailureEvery)
-	for range userFailureBurst - 1 {
+	clock.advance(credentials.UserFailureBurst * credentials.UserFailureEvery)
+	for range credentials.UserFailureBurst - 1 {
 		n.do("POST", "/_security/oauth2/token", grantBody("alice", "wrong")).want(t, 401)
 	}
 	n.passwordGrant("alice", "alice-pw")
@@ -94,8 +137,7 @@ func TestAuthLimits_AddressIsLimitedAcrossUsernames(t *testing.T) {
 	t.Parallel()
 	n := newLeader(t, nil)
 	// A small address budget, so that the test stays under the per-user one.
-	n.srv.limits.addrs = newFailureLimiter(3, time.Minute, maxLimitedKeys)
-	clock := withClock(n)
+	clock := withClock(n, func(c *credentials.Config) { c.AddrLimit = credentials.Limit{Burst: 3, Every: time.Minute} })
 	for _, u := range []string{"alice", "monty", "tokman"} {
 		n.do("GET", "/_security/_authenticate", "", basicAuth(u, "wrong")...).want(t, 401)
 	}
@@ -116,7 +158,7 @@ func TestAuthLimits_GrantOnAFollowerIsLimitedWhereThePasswordIsChecked(t *testin
 	leader := newLeader(t, nil)
 	follower := newFollower(t, leader)
 	withClock(follower)
-	for range userFailureBurst {
+	for range credentials.UserFailureBurst {
 		follower.do("POST", "/_security/oauth2/token", grantBody("alice", "wrong")).want(t, 401)
 	}
 	r := follower.do("POST", "/_security/oauth2/token", grantBody("alice", "alice-pw"))
@@ -126,45 +168,20 @@ func TestAuthLimits_GrantOnAFollowerIsLimitedWhereThePasswordIsChecked(t *testin
 	}
 }
 
-func TestFailureLimiter_TrackedKeysAreBounded(t *testing.T) {
-	t.Parallel()
-	f := newFailureLimiter(2, time.Second, 3)
-	now := time.Unix(0, 0)
-	f.take("a", now)
-	f.take("a", now)
-	f.take("b", now.Add(time.Millisecond))
-	f.take("c", now.Add(2*time.Millisecond))
-	if f.wait("a", now) != time.Second {
-		t.Fatalf("a waits %v", f.wait("a", now))
-	}
-	f.take("d", now.Add(3*time.Millisecond)) // full: b, whose budget comes back first, is forgotten
-	if len(f.full) != 3 || f.wait("a", now) == 0 {
-		t.Fatalf("tracked %v", f.full)
-	}
-	if _, ok := f.full["b"]; ok {
-		t.Fatal("b kept")
-	}
-	later := now.Add(time.Hour)
-	f.take("e", later) // every budget is full again: all forgotten
-	if len(f.full) != 1 || f.wait("a", later) != 0 {
-		t.Fatalf("tracked %v", f.full)
-	}
-}
-
 func TestCheckPassword_UnknownUserCostsOneComparisonAtTheRealCost(t *testing.T) {
 	t.Parallel()
 	n := newLeader(t, nil)
-	if cost, err := bcrypt.Cost(dummyHash); err != nil || cost != bcryptCost {
-		t.Fatalf("dummy hash cost %d (%v), real hashes use %d", cost, err, bcryptCost)
-	}
-	gate := n.srv.verify.gate
-	before := gate.compares.Load()
+	v := n.srv.passwords
+	before := v.Stats().Compares
 	n.do("GET", "/_security/_authenticate", "", basicAuth("alice", "wrong")...).want(t, 401)
-	known := gate.compares.Load() - before
-	before = gate.compares.Load()
+	known := v.Stats().Compares - before
+	before = v.Stats().Compares
 	n.do("POST", "/_security/oauth2/token", grantBody("nobody", "wrong")).want(t, 401)
-	if unknown := gate.compares.Load() - before; unknown != known || known != 1 {
+	if unknown := v.Stats().Compares - before; unknown != known || known != 1 {
 		t.Fatalf("bcrypt comparisons: unknown user %d, wrong password %d", unknown, known)
+	}
+	if at10 := v.Stats().ComparesAt[credentials.DefaultCost]; at10 != 1 {
+		t.Fatalf("the unknown user was compared %d times at the real cost, want 1", at10)
 	}
 }
 
@@ -172,32 +189,14 @@ func TestBcryptGate_BearerIsServedWhileTheGateIsFull(t *testing.T) {
 	t.Parallel()
 	n := newLeader(t, nil)
 	access, _ := n.issueDirect("alice", fsm.NativeRealm, 0)
-	gate := n.srv.verify.gate
-	for range cap(gate.slots) {
-		gate.slots <- struct{}{}
-	}
+	_, free := holdGate(t, n)
 	n.do("GET", "/_security/_authenticate", "", bearer(access)...).want(t, 200)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	if _, err := gate.compare(ctx, dummyHash, "x"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("a comparison waiting on a full gate: %v", err)
-	}
 	// A Basic request sent while the gate is full is served once it frees.
 	done := make(chan int, 1)
 	go func() {
-		req, _ := http.NewRequest("GET", n.ts.URL+"/_security/_authenticate", nil)
-		req.SetBasicAuth("alice", "alice-pw")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			done <- 0
-			return
-		}
-		res.Body.Close()
-		done <- res.StatusCode
+		done <- rawStatus(context.Background(), n, "GET", "/_security/_authenticate", "", basicAuth("alice", "alice-pw")...)
 	}()
-	for range cap(gate.slots) {
-		<-gate.slots
-	}
+	free()
 	select {
 	case code := <-done:
 		if code != 200 {
@@ -211,22 +210,13 @@ func TestBcryptGate_BearerIsServedWhileTheGateIsFull(t *testing.T) {
 func TestBcryptGate_FullGateAnswers429AfterTheLongestWait(t *testing.T) {
 	t.Parallel()
 	n := newLeader(t, nil)
-	gate := n.srv.verify.gate
-	gate.maxWait = 20 * time.Millisecond // before any request reads it
-	for range cap(gate.slots) {
-		gate.slots <- struct{}{}
-	}
-	if _, err := gate.compare(context.Background(), dummyHash, "x"); !errors.Is(err, errBcryptBusy) {
-		t.Fatalf("a comparison past the longest wait: %v", err)
-	}
+	_, free := holdGate(t, n, func(c *credentials.Config) { c.MaxWait = 20 * time.Millisecond })
 	r := n.do("GET", "/_security/_authenticate", "", basicAuth("monty", "monty-pw")...)
 	r.wantError(t, 429, "es_rejected_execution_exception", "too many password checks in progress")
 	if r.header.Get("Retry-After") != "1" {
 		t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
 	}
-	for range cap(gate.slots) {
-		<-gate.slots
-	}
+	free()
 	e, _ := n.scrapeMetrics("/metrics", basicAuth("monty", "monty-pw")...)
 	wantCount(t, e, 1, "tokend_auth_refused_total", "reason", "bcrypt_busy")
 }

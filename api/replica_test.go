@@ -49,7 +49,7 @@ func TestPromoter_NeverPromotesAReplica(t *testing.T) {
 		t.Fatal("the join did not record the replica mark")
 	}
 	for range 3 {
-		leader.srv.promoteCaughtUp(context.Background())
+		leader.srv.cluster.Members().PromoteCaughtUp(context.Background())
 	}
 	if len(leader.node.promoted) != 0 {
 		t.Fatalf("a caught-up replica was promoted: %v", leader.node.promoted)
@@ -73,7 +73,8 @@ func TestNodesAndStatus_ShowAReplicaWithLagAndLease(t *testing.T) {
 	if v := nodeEntry(t, leader, "n1"); v["role"] != "voter" {
 		t.Fatalf("leader entry: %v", v)
 	}
-	leader.srv.grants.Grant("r1", leader.node.Stats().Term)
+	// r1 renews its lease: the leader records the grant.
+	leader.do("GET", "/_tokend/cluster/read_index", "", leader.proofFor("r1", "GET", "/_tokend/cluster/read_index", "")...).want(t, 200)
 	leader.issueDirect("alice", fsm.NativeRealm, 0) // the replica applies only when asked: one entry behind
 	e = nodeEntry(t, leader, "r1")
 	if e["lease_held"] != true || e["lease_left_ms"].(float64) <= 0 || e["lag_entries"] != float64(1) {

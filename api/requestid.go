@@ -1,41 +1,17 @@
 package api
 
 import (
-	"context"
 	"encoding/hex"
 	"net/http"
 
 	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode/cluster"
 )
 
 // A write keeps one request ID from the node that first receives it to the
-// proposal that commits it, however often it is sent to a leader: the state
-// machine applies a repeated ID once (fsm.DedupRetention), which is what
-// makes re-sending a write to a new leader safe (relay). The ID travels in
-// the request's context and, between nodes, in X-Tokend-Request-ID, which
-// only a node's authenticated request may carry.
-
-// requestIDKey is the context key of a write's request ID.
-type requestIDKey struct{}
-
-// withRequestID returns ctx carrying id.
-func withRequestID(ctx context.Context, id fsm.RequestID) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
-}
-
-// requestIDIn returns the request ID ctx carries, if any.
-func requestIDIn(ctx context.Context) (fsm.RequestID, bool) {
-	id, ok := ctx.Value(requestIDKey{}).(fsm.RequestID)
-	return id, ok
-}
-
-// requestIDOf returns the request ID ctx carries, or a fresh one.
-func requestIDOf(ctx context.Context) fsm.RequestID {
-	if id, ok := requestIDIn(ctx); ok {
-		return id
-	}
-	return newRequestID()
-}
+// proposal that commits it (cluster.WithRequestID); between nodes it
+// travels in X-Tokend-Request-ID, which only a node's authenticated request
+// may carry.
 
 // adoptRequestID returns r carrying the request ID a forwarding node sent
 // in X-Tokend-Request-ID, or r itself when it has none. Only a node may
@@ -57,5 +33,5 @@ func (s *Server) adoptRequestID(r *http.Request) (*http.Request, error) {
 		return r, illegalArgument("header [" + headerRequestID + "] does not hold a request ID")
 	}
 	copy(id[:], b)
-	return r.WithContext(withRequestID(r.Context(), id)), nil
+	return r.WithContext(cluster.WithRequestID(r.Context(), id)), nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode/cluster"
 )
 
 // threeNodes starts a leader n1 and followers n2 and n3, caught up.
@@ -184,7 +185,7 @@ func TestReroute_RefreshSentTwiceWithOneIDAnswersThePairOfTheFirst(t *testing.T)
 	t.Parallel()
 	leader := newLeader(t, nil)
 	_, refresh := leader.issueDirect("alice", fsm.NativeRealm, 0)
-	id := newRequestID()
+	id := cluster.NewRequestID()
 	body := fmt.Sprintf(`{"grant_type":"refresh_token","refresh_token":%q}`, refresh)
 	send := func() []string {
 		return append(leader.proofFor("n2", "POST", "/_security/oauth2/token", body), headerRequestID, hex.EncodeToString(id[:]))

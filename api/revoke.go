@@ -5,6 +5,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
 )
 
@@ -22,9 +23,9 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	}
 	c := &fsm.Invalidate{By: fsm.ByAccessToken}
 	var ok bool
-	if c.Token, ok = parseToken(accessPrefix, tok); !ok {
+	if c.Token, ok = credentials.ParseToken(credentials.AccessPrefix, tok); !ok {
 		c.By = fsm.ByRefreshFamily
-		if c.Token, ok = parseToken(refreshPrefix, tok); !ok {
+		if c.Token, ok = credentials.ParseToken(credentials.RefreshPrefix, tok); !ok {
 			return writeRevoked(w)
 		}
 	}
@@ -35,7 +36,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	if err != nil {
 		return err
 	}
-	s.awaitReplicas(r.Context(), index)
+	s.revocations.Await(r.Context(), index)
 	return writeRevoked(w)
 }
 

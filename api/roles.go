@@ -139,7 +139,7 @@ func (s *Server) putRole(w http.ResponseWriter, r *http.Request, p httprouter.Pa
 		return err
 	}
 	if !res.Created {
-		s.awaitReplicas(r.Context(), index)
+		s.revocations.Await(r.Context(), index)
 	}
 	writeJSON(w, r, http.StatusOK, map[string]any{"role": map[string]bool{"created": res.Created}})
 	return nil
@@ -218,7 +218,7 @@ func (s *Server) getRoles(w http.ResponseWriter, r *http.Request, p httprouter.P
 		}
 		role, ok := s.state.Role(name)
 		if !ok {
-			if err := s.catchUp(r.Context()); err != nil {
+			if err := s.reads.CatchUp(r.Context()); err != nil {
 				return roleJSON{}, false, err
 			}
 			role, ok = s.state.Role(name)

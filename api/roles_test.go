@@ -75,8 +75,8 @@ func init() {
 	}
 }
 
-// credentials returns the Authorization header pair of user, none for "".
-func credentials(user string) []string {
+// authOf returns the Authorization header pair of user, none for "".
+func authOf(user string) []string {
 	if user == "" {
 		return nil
 	}
@@ -119,7 +119,7 @@ func aliceRefresh(_ *testing.T, n *testNode) string {
 
 // savedSnapshot downloads a snapshot as elastic, to be uploaded again.
 func savedSnapshot(t *testing.T, n *testNode) string {
-	return string(n.do("GET", snapshotPath, "", credentials("elastic")...).want(t, 200).body)
+	return string(n.do("GET", snapshotPath, "", authOf("elastic")...).want(t, 200).body)
 }
 
 // addServer adds a non-voter to the fake node's configuration.
@@ -138,7 +138,7 @@ func routeChecks() []routeCheck {
 	// A ready-made hash spares the server bcrypt's cost-10 hashing per row;
 	// only a superuser may send one, so a user changing its own password
 	// sends the password.
-	pw := fmt.Sprintf(`{"password_hash":%q}`, dummyHash)
+	pw := fmt.Sprintf(`{"password_hash":%q}`, storedHashes[10])
 	own := `{"password":"alice-pw"}`
 	var cs []routeCheck
 	for _, p := range []string{"/_security", "/_xpack/security"} {
@@ -181,7 +181,7 @@ func routeChecks() []routeCheck {
 				routeCheck{what: "put role", method: m, pattern: role, path: p + "/role/ops", body: `{"cluster":["monitor"]}`,
 					may: "elastic", mayStatus: 200, mayNot: []string{"reader", "tokman", "monty", "alice"}, action: actionPutRole},
 				routeCheck{what: "create user", method: m, pattern: user, path: p + "/user/bob", may: "elastic", mayStatus: 200,
-					body: fmt.Sprintf(`{"password_hash":%q,"roles":["superuser"]}`, dummyHash), mayNot: []string{"alice", "tokman", "monty", "reader"}, action: actionPutUser},
+					body: fmt.Sprintf(`{"password_hash":%q,"roles":["superuser"]}`, storedHashes[10]), mayNot: []string{"alice", "tokman", "monty", "reader"}, action: actionPutUser},
 				routeCheck{what: "change own password", method: m, pattern: user + "/_password", path: p + "/user/alice/_password",
 					body: own, may: "alice", mayStatus: 200},
 				routeCheck{what: "change another's password", method: m, pattern: user + "/_password", path: p + "/user/tokman/_password",
@@ -311,7 +311,7 @@ func runRouteCheck(t *testing.T, c routeCheck) {
 		path = c.pattern
 	}
 	for _, u := range c.mayNot {
-		r := n.do(c.method, path, body, credentials(u)...)
+		r := n.do(c.method, path, body, authOf(u)...)
 		r.wantError(t, http.StatusForbidden, "security_exception",
 			fmt.Sprintf("action [%s] is unauthorized for user [%s]", c.action, u))
 	}
@@ -324,7 +324,7 @@ func runRouteCheck(t *testing.T, c routeCheck) {
 				fmt.Sprintf("missing authentication credentials for REST request [%s]", path))
 		}
 	}
-	n.do(c.method, path, body, credentials(c.may)...).want(t, c.mayStatus)
+	n.do(c.method, path, body, authOf(c.may)...).want(t, c.mayStatus)
 }
 
 // TestRoles_EveryRouteIsChecked fails when the router serves a route that
@@ -397,7 +397,7 @@ func walkRoutes(t *testing.T, method, prefix string, n reflect.Value, out *[]str
 // comes back (re-created or re-enabled).
 func TestRoles_DeleteAndDisableEndAccessAndRefreshTokens(t *testing.T) {
 	t.Parallel()
-	admin := credentials("elastic")
+	admin := authOf("elastic")
 	hash, err := bcrypt.GenerateFromPassword([]byte("bob-secret"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)

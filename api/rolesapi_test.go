@@ -27,7 +27,7 @@ func addRoleUser(t *testing.T, n *testNode, name string, roles ...string) {
 // privilege from the state it had.
 func TestRoleChange_NoReplicaGrantsTheRemovedPrivilegeOnceAnswered(t *testing.T) {
 	t.Parallel()
-	admin := credentials("elastic")
+	admin := authOf("elastic")
 	for _, c := range []struct{ what, method, body string }{
 		{"shrink", "PUT", `{"cluster":["manage_token"]}`},
 		{"delete", "DELETE", ""},
@@ -51,7 +51,7 @@ func TestRoleChange_NoReplicaGrantsTheRemovedPrivilegeOnceAnswered(t *testing.T)
 func TestRolesAPI_ReservedRolesCannotChange(t *testing.T) {
 	t.Parallel()
 	n := newLeader(t, nil)
-	admin := credentials("elastic")
+	admin := authOf("elastic")
 	for _, name := range []string{"superuser", "monitoring_user", "token_manager"} {
 		n.do("PUT", "/_security/role/"+name, `{"cluster":["all"]}`, admin...).
 			wantError(t, 400, "illegal_argument_exception", fmt.Sprintf("role [%s] is reserved and cannot be modified", name))
@@ -72,7 +72,7 @@ func TestRolesAPI_ReservedRolesCannotChange(t *testing.T) {
 func TestRolesAPI_PutGetDelete(t *testing.T) {
 	t.Parallel()
 	n := newLeader(t, nil)
-	admin := credentials("elastic")
+	admin := authOf("elastic")
 	body := `{"cluster":["monitor","manage_token"],"indices":[{"names":["logs-*"],"privileges":["read"]}],` +
 		`"applications":[{"application":"kibana","privileges":["all"],"resources":["*"]}],"run_as":[],"metadata":{"team":"ops"}}`
 	if got := n.do("PUT", "/_security/role/ops", body, admin...).want(t, 200).body; string(got) != `{"role":{"created":true}}` {
@@ -121,7 +121,7 @@ func TestRolesAPI_PutGetDelete(t *testing.T) {
 func TestRolesAPI_HasPrivilegesFollowsCustomRoles(t *testing.T) {
 	t.Parallel()
 	n := newLeader(t, nil)
-	admin := credentials("elastic")
+	admin := authOf("elastic")
 	n.do("PUT", "/_security/role/ops", `{"cluster":["manage_token"],"indices":[{"names":["x"],"privileges":["read"]}]}`, admin...).want(t, 200)
 	addRoleUser(t, n, "olga", "ops", "ghost")
 	got := n.do("POST", "/_security/user/_has_privileges",

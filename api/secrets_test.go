@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
+	"github.com/tokend/tokend/raftnode/cluster"
 	"github.com/tokend/tokend/raftnode/peerauth"
 	"github.com/tokend/tokend/test/testkit"
 )
@@ -102,7 +104,7 @@ func TestSecrets_NeverInLogsErrorsMetricsLogEntriesOrSnapshots(t *testing.T) {
 	l.do("POST", "/_security/oauth2/token", `{"grant_type":"password","username":"alice","password":"alice-pw"`).want(t, 400)
 
 	limited := false
-	for range userFailureBurst + 1 {
+	for range credentials.UserFailureBurst + 1 {
 		r := l.do("GET", "/_security/_authenticate", "", basicAuth("tokman", "wrong-pw-123")...)
 		limited = r.status == 429
 	}
@@ -118,7 +120,7 @@ func TestSecrets_NeverInLogsErrorsMetricsLogEntriesOrSnapshots(t *testing.T) {
 	l.do("POST", "/_tokend/cluster/join", `{"node_id":"n9","raft_addr":"h9:9300","http_addr":"h9:9200"}`,
 		basicAuth("elastic", "elastic-pw")...).want(t, 200) // its answer carries the credential
 	enrolled := l.do("POST", enrollPath, `{"ttl":"5m"}`, admin...).want(t, 200).json(t)["token"].(string)
-	e, err := ParseEnrollment(enrolled)
+	e, err := cluster.ParseEnrollment(enrolled)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +162,7 @@ func TestSecrets_NeverInLogsErrorsMetricsLogEntriesOrSnapshots(t *testing.T) {
 // its random part in text and as raw bytes.
 func secretForms(s string) [][]byte {
 	forms := [][]byte{[]byte(s)}
-	if len(s) > 43 && (strings.HasPrefix(s, accessPrefix) || strings.HasPrefix(s, refreshPrefix)) {
+	if len(s) > 43 && (strings.HasPrefix(s, credentials.AccessPrefix) || strings.HasPrefix(s, credentials.RefreshPrefix)) {
 		body := s[len(s)-43:]
 		forms = append(forms, []byte(body))
 		if raw, err := base64.RawURLEncoding.DecodeString(body); err == nil {

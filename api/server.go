@@ -2,127 +2,66 @@ package api
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/api/metrics"
 	"github.com/tokend/tokend/fsm"
-	"github.com/tokend/tokend/raftnode"
+	"github.com/tokend/tokend/raftnode/cluster"
 )
 
-// Headers tokend reads or writes besides the standard ones.
+// Headers tokend reads or writes besides the standard ones; the ones
+// between nodes are package cluster's.
 const (
 	headerProduct      = "X-Elastic-Product"
-	headerForwarded    = "X-Tokend-Forwarded"
-	headerServedBy     = "X-Tokend-Served-By"
-	headerAppliedIndex = "X-Tokend-Applied-Index"
-	headerNodeSecret   = "X-Tokend-Node-Secret"
-	headerRequestID    = "X-Tokend-Request-ID"
+	headerForwarded    = cluster.HeaderForwarded
+	headerServedBy     = cluster.HeaderServedBy
+	headerAppliedIndex = cluster.HeaderAppliedIndex
+	headerNodeSecret   = cluster.HeaderNodeSecret
+	headerRequestID    = cluster.HeaderRequestID
 )
 
 // maxBodyBytes bounds request bodies; every tokend request body is small.
 const maxBodyBytes = 1 << 20
 
-// maxIdlePeerConns is how many idle connections a node keeps to each other
-// node, for forwarded writes and node-to-node calls.
-const maxIdlePeerConns = 256
-
-// maxStaleness is how long a follower may go without hearing from its leader
-// and still answer reads from its own state; beyond it, reads answer 503.
-// It is a few election timeouts of hashicorp/raft's defaults, so a healthy
-// follower (heartbeats every ~100 ms) never hits it.
-const maxStaleness = 5 * time.Second
-
-// Node is the consensus layer as the API uses it. raftnode.Node implements it.
-type Node interface {
-	// Propose appends c to the log and returns its result and log index once
-	// it is applied locally. Leader only: ErrNotLeader elsewhere.
-	// ErrIndeterminate means it may have been applied.
-	Propose(ctx context.Context, c fsm.Command) (fsm.Result, uint64, error)
-	// IsLeader reports whether this node believes it is the leader.
-	IsLeader() bool
-	// Leader returns the current leader's ID and Raft address, or "".
-	Leader() (id, raftAddr string)
-	// LeaderChange returns a channel closed at the next leader change.
-	LeaderChange() <-chan struct{}
-	// WaitApplied returns once the local state has applied index.
-	WaitApplied(ctx context.Context, index uint64) error
-	// ReadIndex confirms leadership and returns the commit index once it is
-	// applied locally. Leader only.
-	ReadIndex(ctx context.Context) (uint64, error)
-	// Join adds a server as a non-voter, or re-addresses a member,
-	// idempotently. Leader only.
-	Join(ctx context.Context, id, raftAddr string) error
-	// Promote makes a non-voter a voter. Leader only.
-	Promote(ctx context.Context, id string) error
-	// Remove removes a server; raftnode.ErrNotFound if unknown. Leader only.
-	Remove(ctx context.Context, id string) error
-	// TransferLeadershipTo hands leadership to voter id, or to any other
-	// voter when id is "". Leader only.
-	TransferLeadershipTo(ctx context.Context, id string) error
-	// Addr is this node's advertised Raft address.
-	Addr() string
-	// Servers lists the cluster configuration.
-	Servers() ([]raftnode.Server, error)
-	// LastContact is when a follower last heard from its leader.
-	LastContact() time.Time
-	// Stats reports the node's Raft state.
-	Stats() raftnode.Stats
-	// Term is the current Raft term, cheaply (token checks on the leader
-	// read it).
-	Term() uint64
-}
-
 // Server is tokend's HTTP API. It is safe for concurrent use.
 type Server struct {
 	cfg     Config
 	node    Node
+	snap    Snapshotter // nil: the node cannot save or restore snapshots
 	state   *fsm.FSM
 	log     *slog.Logger
-	client  *http.Client // forwarding and catch-up, to other nodes
-	stream  *http.Client // snapshot transfers, to the leader
-	verify  *verifyCache
-	limits  *authLimits  // password failures per username and client address
-	peers   *nodeGuard   // node proofs: replay guard, failure limits per address
-	dummies *dummyCosts  // the hash an unknown user's password is checked against
 	answers *authAnswers // encoded _authenticate answers
 	handler http.Handler
 
-	// unverifiable holds the users whose stored hash was refused unchecked
-	// and logged (warnUnverifiable).
-	unverifiable sync.Map
+	passwords *credentials.Verifier // password checks and their failure limits
+	peers     *nodeGuard            // node proofs: replay guard, failure limits per address
+
 	// roles resolves users' roles into privileges.
 	roles roleGrants
 
 	meter      *apiMetrics
 	metricRegs []*metrics.Registry // served by serveMetrics, in order
 
-	started atomic.Int64 // when New ran (Unix ns): the "no leader" answer's grace
-	reach   reachCache   // voters reachable, for the "no leader" answer
-	watch   memberWatch  // membership checks run by housekeeping
-	lease   readLease    // a follower's permission to serve reads locally
-	// grants is the leader's record of the read leases it granted.
-	grants leaseLedger
-
-	tokens   batcher    // token creations on their way into the log
-	batching *batchPath // how a follower's batches reach the leader
-
-	clock   *logClock    // command stamps and expiry checks
-	offsets clockOffsets // the other voters' clocks, for the stamps
-
-	warnedVoters atomic.Int64 // voters counted when warnEvenVoters last looked
+	// cluster is the coordination with the other nodes; the routes reach
+	// it through the interfaces below (coordination.go).
+	cluster     *cluster.Cluster
+	writes      writes
+	forwarder   forwarder
+	reads       reads
+	revocations revocations
+	members     members
+	membership  membership
+	clock       commandClock
 }
 
-// New returns a Server for node and its state. cfg is validated and copied.
-func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
+// New returns a Server for node and its state, with the coordination of
+// node built over them (cluster.New). cfg is validated and copied.
+func New(cfg Config, node cluster.Node, state *fsm.FSM) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -130,31 +69,37 @@ func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
 		return nil, fmt.Errorf("api: New needs a node and a state")
 	}
 	cfg = cfg.withDefaults()
+	reg := cfg.Metrics
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	meter := newAPIMetrics(reg, state)
+	c, err := cluster.New(cfg.clusterConfig(meter.batchesForwarded), node, state)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
 	s := &Server{
 		cfg:     cfg,
 		node:    node,
 		state:   state,
 		log:     cfg.Logger,
-		client:  newPeerClient(cfg.RequestTimeout, cfg.PeerTLS),
-		stream:  newStreamClient(cfg.PeerTLS),
-		verify:  newVerifyCache(newBcryptGate(defaultBcryptSlots())),
-		limits:  newAuthLimits(),
-		dummies: newDummyCosts(cfg.Credential),
+		peers:   newNodeGuard(reg),
 		answers: newAuthAnswers(),
-		clock:   &logClock{wall: cfg.Clock, state: state, log: cfg.Logger},
-		grants:  newLeaseLedger(),
+		meter:   meter,
+
+		cluster:     c,
+		writes:      c.Writes(),
+		forwarder:   c.Forwarder(),
+		reads:       c.Reads(),
+		revocations: c.Revocations(),
+		members:     c.Members(),
+		membership:  c.Members(),
+		clock:       c.Clock(),
 	}
-	s.started.Store(time.Now().UnixNano())
+	s.snap, _ = node.(Snapshotter)
+	s.passwords = credentials.NewVerifier(credentials.Config{State: state, CatchUp: s.reads.CatchUp,
+		Credential: cfg.Credential, Log: cfg.Logger})
 	s.roles.log = cfg.Logger
-	s.clock.cluster = s.offsets.clusterTime
-	reg := cfg.Metrics
-	if reg == nil {
-		reg = metrics.NewRegistry()
-	}
-	s.tokens.send = s.sendBatch
-	s.meter = newAPIMetrics(reg, state)
-	s.peers = newNodeGuard(reg)
-	s.batching = newBatchPath(reg)
 	s.metricRegs = []*metrics.Registry{reg}
 	if cfg.ProcessMetrics != nil {
 		s.metricRegs = append(s.metricRegs, cfg.ProcessMetrics)
@@ -163,34 +108,12 @@ func New(cfg Config, node Node, state *fsm.FSM) (*Server, error) {
 	return s, nil
 }
 
+// RunHousekeeping does the node's periodic coordination work until ctx
+// ends (cluster.Cluster.Run).
+func (s *Server) RunHousekeeping(ctx context.Context) { s.cluster.Run(ctx) }
+
 // Handler returns the HTTP handler serving every route.
 func (s *Server) Handler() http.Handler { return s.handler }
-
-// peerScheme is the URL scheme of other nodes' APIs: https when PeerTLS is set.
-func (s *Server) peerScheme() string {
-	if s.cfg.PeerTLS != nil {
-		return "https"
-	}
-	return "http"
-}
-
-// newPeerClient returns the keep-alive client used to reach other nodes,
-// over TLS with tlsCfg when it is set.
-func newPeerClient(timeout time.Duration, tlsCfg *tls.Config) *http.Client {
-	// Every forwarded write holds a connection to the leader for its whole
-	// round trip: with fewer idle connections kept than concurrent writes,
-	// each burst would close and re-dial (and, between nodes over TLS,
-	// re-handshake) most of them.
-	t := &http.Transport{
-		Proxy:                 nil, // node-to-node traffic never goes through a proxy
-		DialContext:           (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConnsPerHost:   maxIdlePeerConns,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: timeout,
-		TLSClientConfig:       tlsCfg.Clone(),
-	}
-	return &http.Client{Transport: t, Timeout: timeout}
-}
 
 // handlerFunc is a route handler; a returned error is answered by writeError.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, p httprouter.Params) error
@@ -229,9 +152,9 @@ func (s *Server) routes() *httprouter.Router {
 	rt.DELETE("/_tokend/cluster/nodes/:id", s.leader(s.removeNode))
 	rt.GET(statusPath, s.local(s.status))
 	rt.POST("/_tokend/cluster/transfer_leader", s.leader(s.transferLeader))
-	rt.GET("/_tokend/cluster/read_index", s.leaderWith(s.checkReadIndex, s.readIndex))
+	rt.GET(cluster.PathReadIndex, s.leaderWith(s.checkReadIndex, s.readIndex))
 	rt.POST(proposePath, s.local(s.proposeRoute))
-	rt.GET("/_tokend/cluster/wait_applied", s.local(s.waitApplied))
+	rt.GET(cluster.PathWaitApplied, s.local(s.waitApplied))
 	rt.GET(snapshotPath, s.snapshotRoute(actionSnapshotSave, s.saveSnapshot))
 	rt.PUT(snapshotPath, s.snapshotRoute(actionSnapshotRestore, s.restoreSnapshot))
 	rt.POST(introspectPath, s.local(s.introspect))

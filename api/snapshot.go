@@ -5,15 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
 )
 
@@ -53,8 +50,8 @@ type Snapshotter interface {
 
 // snapshotter returns the node as a Snapshotter.
 func (s *Server) snapshotter() (Snapshotter, error) {
-	if b, ok := s.node.(Snapshotter); ok {
-		return b, nil
+	if s.snap != nil {
+		return s.snap, nil
 	}
 	return nil, &esError{status: http.StatusNotImplemented, typ: "unsupported_operation_exception",
 		reason: "this node cannot save or restore snapshots"}
@@ -106,9 +103,10 @@ func (s *Server) saveSnapshot(w http.ResponseWriter, r *http.Request, _ httprout
 // answer waits until every member serves the restored state, as after a
 // revocation: a token the restore removed is then refused everywhere.
 //
-// The Basic-auth cache (verifyCache) needs no flushing: an entry only ever
-// vouches for a password against the exact bcrypt hash it was checked
-// against, so after a restore it matches only where the restored hash does.
+// The Basic-auth cache (credentials.Verifier) needs no flushing: an entry
+// only ever vouches for a password against the exact bcrypt hash it was
+// checked against, so after a restore it matches only where the restored
+// hash does.
 func (s *Server) restoreSnapshot(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	b, err := s.snapshotter()
 	if err != nil {
@@ -127,12 +125,12 @@ func (s *Server) restoreSnapshot(w http.ResponseWriter, r *http.Request, _ httpr
 		return fromNode(err)
 	}
 	index := res.Index
-	if last, err := s.restoreNodeAddrs(ctx, before); err != nil {
+	if last, err := s.membership.RestoreAddrs(ctx, before); err != nil {
 		s.log.Warn("restored snapshot, but could not restore the members' HTTP addresses", "err", err)
 	} else {
 		index = max(index, last)
 	}
-	s.awaitReplicas(ctx, index)
+	s.revocations.Await(ctx, index)
 	s.log.Info("snapshot restored", "snapshot_index", res.Header.Index, "records", res.Header.Records, "index", index)
 	w.Header().Set(headerAppliedIndex, strconv.FormatUint(index, 10))
 	writeJSON(w, r, http.StatusOK, map[string]any{
@@ -145,43 +143,4 @@ func (s *Server) restoreSnapshot(w http.ResponseWriter, r *http.Request, _ httpr
 		},
 	})
 	return nil
-}
-
-// restoreNodeAddrs makes the recorded HTTP addresses those of the running
-// cluster again after a restore: before's address for each current member
-// (the restored one where before has none), none for anyone else. It
-// returns the index of the last change, or 0 if none was needed.
-func (s *Server) restoreNodeAddrs(ctx context.Context, before map[string]string) (uint64, error) {
-	servers, err := s.node.Servers()
-	if err != nil {
-		return 0, err
-	}
-	after := s.state.Nodes()
-	want := map[string]string{}
-	for _, srv := range servers {
-		if addr := before[srv.ID]; addr != "" {
-			want[srv.ID] = addr
-		} else if addr := after[srv.ID]; addr != "" {
-			want[srv.ID] = addr
-		}
-	}
-	var last uint64
-	ids := map[string]bool{}
-	for id := range after {
-		ids[id] = true
-	}
-	for id := range want {
-		ids[id] = true
-	}
-	for _, id := range slices.Sorted(maps.Keys(ids)) {
-		if after[id] == want[id] {
-			continue
-		}
-		_, index, err := s.propose(ctx, nil, &fsm.SetNode{NodeID: id, HTTPAddr: want[id]})
-		if err != nil {
-			return last, err
-		}
-		last = index
-	}
-	return last, nil
 }

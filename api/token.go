@@ -14,6 +14,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/audit"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
@@ -114,8 +115,8 @@ func (s *Server) tokenRoute(h handlerFunc) handlerFunc {
 
 // createToken serves POST /_security/oauth2/token. Any node serves the
 // password and client_credentials grants: it checks the credentials and
-// proposes the new token through its batcher (which needs the node credential
-// or a cluster CA on a follower). A refresh is served by the leader, which
+// proposes the new token through writes.ProposeToken, which batches it
+// (and needs the node credential or a cluster CA on a follower). A refresh is served by the leader, which
 // decides single use, and relayed to it from a follower, under one request
 // ID, to the next leader if that one is lost (relay).
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
@@ -128,7 +129,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p httproute
 			return fromNode(raftnode.ErrNotLeader) // never a second hop
 		}
 		if id, _ := s.node.Leader(); id == "" {
-			return s.noLeaderError(r.Context())
+			return s.members.NoLeader(r.Context())
 		}
 	}
 	body, err := readBody(r)
@@ -142,15 +143,15 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p httproute
 	if err := q.validate(); err != nil {
 		return err
 	}
-	if (q.GrantType == grantRefreshToken || !s.batchesForwardable()) && !s.node.IsLeader() {
+	if (q.GrantType == grantRefreshToken || !s.writes.BatchesForwardable()) && !s.node.IsLeader() {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		if q.GrantType == grantRefreshToken {
 			return s.relay(w, r, p, s.createToken)
 		}
 		// The leader draws these tokens: sent again, it would draw others,
 		// so the grant goes to the leader once.
-		s.batching.unbatched.Inc()
-		return s.toLeader(w, r)
+		s.meter.unbatched.Inc()
+		return s.forwarder.Forward(w, r, s.clientAddr(r))
 	}
 	switch q.GrantType {
 	case grantPassword:
@@ -185,7 +186,7 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, q *tokenR
 		return err
 	}
 	u, err := s.checkPassword(r, q.Username, q.Password)
-	if errors.Is(err, errBadCredentials) {
+	if errors.Is(err, credentials.ErrBadCredentials) {
 		s.auditRequest(r, audit.ActionAuthenticationFailed, nil, q.Username, "")
 		return unauthorized(fmt.Sprintf("unable to authenticate user [%s] for REST request [%s]", echoed(q.Username), echoed(r.URL.RequestURI())))
 	}
@@ -214,12 +215,12 @@ func (s *Server) clientCredentialsGrant(w http.ResponseWriter, r *http.Request, 
 
 // issue creates the tokens of g and answers them.
 func (s *Server) issue(w http.ResponseWriter, r *http.Request, g grant) error {
-	var p pair
+	var p credentials.Pair
 	c := &fsm.CreateToken{User: g.user.Username, Realm: g.realm,
 		Lifetime: s.cfg.TokenTimeout.Milliseconds(), Client: g.client}
-	p.access, c.Access = newToken(accessPrefix)
+	p.Access, c.Access = credentials.NewToken(credentials.AccessPrefix)
 	if g.refresh {
-		p.refresh, c.Refresh = newToken(refreshPrefix)
+		p.Refresh, c.Refresh = credentials.NewToken(credentials.RefreshPrefix)
 	}
 	if g.checkedHash != nil {
 		c.PasswordCheck = sha256.Sum256(g.checkedHash)
@@ -229,8 +230,8 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, g grant) error {
 	// disabled, or the credentials changed, since they were checked. This
 	// node need not wait to apply the new token: a node that does not know a
 	// token catches up before it answers (read-your-writes holds through
-	// catchUp).
-	res, err := s.proposeToken(r.Context(), c)
+	// reads.CatchUp).
+	res, err := s.writes.ProposeToken(r.Context(), c)
 	if err != nil {
 		return err
 	}
@@ -251,17 +252,17 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, q *tokenRe
 	if err != nil {
 		return err
 	}
-	presented, ok := parseToken(refreshPrefix, q.RefreshToken)
+	presented, ok := credentials.ParseToken(credentials.RefreshPrefix, q.RefreshToken)
 	if !ok {
 		s.meter.refreshed(fsm.NotFound)
 		return invalidGrant(refreshFailures[fsm.NotFound])
 	}
-	var p pair
+	var p credentials.Pair
 	c := &fsm.Refresh{Presented: presented, Client: clientOf(caller),
 		Lifetime: s.cfg.TokenTimeout.Milliseconds(), RevokeOnReplay: !s.cfg.DisableReplayRevocation}
-	p.access, c.NewAccess = newToken(accessPrefix)
-	p.refresh, c.NewRefresh = newToken(refreshPrefix)
-	if c.Sealed, err = sealPair(q.RefreshToken, p); err != nil {
+	p.Access, c.NewAccess = credentials.NewToken(credentials.AccessPrefix)
+	p.Refresh, c.NewRefresh = credentials.NewToken(credentials.RefreshPrefix)
+	if c.Sealed, err = credentials.SealPair(q.RefreshToken, p); err != nil {
 		return err
 	}
 	res, index, err := s.propose(r.Context(), w, c)
@@ -275,7 +276,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, q *tokenRe
 			return err
 		}
 	case fsm.Retried:
-		if p, err = openPair(q.RefreshToken, res.Sealed); err != nil {
+		if p, err = credentials.OpenPair(q.RefreshToken, res.Sealed); err != nil {
 			s.log.Error("cannot open the sealed pair of a retried refresh", "err", err)
 			return invalidGrant(refreshFailures[fsm.NotFound])
 		}
@@ -286,7 +287,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, q *tokenRe
 		// A refusal says the refresh token is spent or revoked, the first
 		// time (Revoked > 0 on a replay) or again: either holds everywhere
 		// before it is answered.
-		s.awaitReplicas(r.Context(), index)
+		s.revocations.Await(r.Context(), index)
 		return invalidGrant(refreshFailures[res.Status])
 	}
 	u, found := s.state.User(res.User)
@@ -303,15 +304,15 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, q *tokenRe
 // leader it first went to is lost). The state machine then answered OK from
 // its record of that request, and the pair to answer is the one that send
 // stored, sealed under the refresh token.
-func (s *Server) spentFor(refreshToken string, presented fsm.Digest, sealed []byte, p pair) (pair, error) {
+func (s *Server) spentFor(refreshToken string, presented fsm.Digest, sealed []byte, p credentials.Pair) (credentials.Pair, error) {
 	rec, ok := s.state.RefreshToken(presented)
 	if !ok || subtle.ConstantTimeCompare(rec.Sealed, sealed) == 1 {
 		return p, nil
 	}
-	stored, err := openPair(refreshToken, rec.Sealed)
+	stored, err := credentials.OpenPair(refreshToken, rec.Sealed)
 	if err != nil {
 		s.log.Error("cannot open the sealed pair of a refresh sent twice", "err", err)
-		return pair{}, invalidGrant(refreshFailures[fsm.NotFound])
+		return credentials.Pair{}, invalidGrant(refreshFailures[fsm.NotFound])
 	}
 	return stored, nil
 }
@@ -344,7 +345,7 @@ func clientOf(p *principal) string {
 }
 
 // writeToken answers a granted token pair.
-func (s *Server) writeToken(w http.ResponseWriter, r *http.Request, p pair, g grant) {
+func (s *Server) writeToken(w http.ResponseWriter, r *http.Request, p credentials.Pair, g grant) {
 	var scope string
 	if g.scope != "" {
 		scope = "FULL" // the only scope tokend (like Elasticsearch) issues
@@ -357,11 +358,11 @@ func (s *Server) writeToken(w http.ResponseWriter, r *http.Request, p pair, g gr
 		}
 	}
 	writeJSON(w, r, http.StatusOK, tokenResponse{
-		AccessToken:    p.access,
+		AccessToken:    p.Access,
 		Type:           "Bearer",
 		ExpiresIn:      expiresIn,
 		Scope:          scope,
-		RefreshToken:   p.refresh,
+		RefreshToken:   p.Refresh,
 		Authentication: authView(g.user, g.realm, g.authType),
 	})
 }
@@ -370,14 +371,14 @@ func (s *Server) writeToken(w http.ResponseWriter, r *http.Request, p pair, g gr
 // tokenResponse of p, expiresIn and scope whose authentication object
 // encodes as auth (a cached _authenticate answer), without reflection: a
 // grant is answered thousands of times a second.
-func appendTokenResponse(b []byte, p pair, expiresIn int64, scope string, auth []byte) []byte {
-	b = appendJSONString(append(b, `{"access_token":`...), p.access)
+func appendTokenResponse(b []byte, p credentials.Pair, expiresIn int64, scope string, auth []byte) []byte {
+	b = appendJSONString(append(b, `{"access_token":`...), p.Access)
 	b = strconv.AppendInt(append(b, `,"type":"Bearer","expires_in":`...), expiresIn, 10)
 	if scope != "" {
 		b = appendJSONString(append(b, `,"scope":`...), scope)
 	}
-	if p.refresh != "" {
-		b = appendJSONString(append(b, `,"refresh_token":`...), p.refresh)
+	if p.Refresh != "" {
+		b = appendJSONString(append(b, `,"refresh_token":`...), p.Refresh)
 	}
 	b = append(append(b, `,"authentication":`...), auth...)
 	return append(b, '}')

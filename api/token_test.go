@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
 )
 
@@ -29,7 +30,7 @@ func checkTokenAnswer(t *testing.T, r resp) (access, refresh string) {
 	access, refresh = m["access_token"].(string), m["refresh_token"].(string)
 	auth := m["authentication"].(map[string]any)
 	if m["type"] != "Bearer" || m["expires_in"] != float64(1200) || auth["username"] != "elastic" ||
-		auth["authentication_type"] != "realm" || !strings.HasPrefix(access, accessPrefix) || !strings.HasPrefix(refresh, refreshPrefix) {
+		auth["authentication_type"] != "realm" || !strings.HasPrefix(access, credentials.AccessPrefix) || !strings.HasPrefix(refresh, credentials.RefreshPrefix) {
 		t.Fatalf("token answer: %s", r.body)
 	}
 	return access, refresh
@@ -156,7 +157,7 @@ func TestRefresh_InvalidGrantPerReason(t *testing.T) {
 	}
 	// Malformed and unknown.
 	n.do("POST", "/_security/oauth2/token", refreshBody("nonsense")).wantOAuth(t, "invalid_grant", "could not refresh the requested token")
-	unknown, _ := newToken(refreshPrefix)
+	unknown, _ := credentials.NewToken(credentials.RefreshPrefix)
 	n.do("POST", "/_security/oauth2/token", refreshBody(unknown)).wantOAuth(t, "invalid_grant", "could not refresh the requested token")
 	// Invalidated.
 	_, refresh := n.passwordGrant("alice", "alice-pw")
@@ -177,9 +178,9 @@ func TestRefresh_InvalidGrantPerReason(t *testing.T) {
 // on, past the retry window, and returns the access token that spend
 // produced.
 func spendDirect(n *testNode, refresh string) string {
-	d, _ := parseToken(refreshPrefix, refresh)
-	access, ad := newToken(accessPrefix)
-	_, rd := newToken(refreshPrefix)
+	d, _ := credentials.ParseToken(credentials.RefreshPrefix, refresh)
+	access, ad := credentials.NewToken(credentials.AccessPrefix)
+	_, rd := credentials.NewToken(credentials.RefreshPrefix)
 	c := &fsm.Refresh{Presented: d, NewAccess: ad, NewRefresh: rd, Lifetime: time.Hour.Milliseconds(), RevokeOnReplay: true}
 	if res := n.propose(c); res.Status != fsm.OK {
 		n.t.Fatalf("direct refresh: %v", res.Status)
@@ -233,7 +234,7 @@ func TestInvalidate_ShapesAndCounts(t *testing.T) {
 		t.Fatalf("6.x repeat: %s", r.body)
 	}
 	zero := `{"invalidated_tokens":0,"previously_invalidated_tokens":0,"error_count":0}`
-	unknown, _ := newToken(accessPrefix)
+	unknown, _ := credentials.NewToken(credentials.AccessPrefix)
 	for _, b := range []string{fmt.Sprintf(`{"token":%q}`, unknown), `{"token":"garbage"}`, `{"refresh_token":"tka1_x"}`} {
 		if r := n.do("DELETE", "/_security/oauth2/token", b).want(t, 404); string(r.body) != zero {
 			t.Fatalf("%s: %s", b, r.body)
@@ -297,15 +298,15 @@ func TestAppendTokenResponse_SameBytesAsEncodingJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		p     pair
+		p     credentials.Pair
 		scope string
 	}{
-		{pair{access: "tka1_abc-DEF_09"}, ""},
-		{pair{access: "tka1_abc", refresh: "tkr1_xyz"}, "FULL"},
-		{pair{access: `odd "quoted" <&> \ token`, refresh: "ünïcode\u2028"}, "FULL"},
+		{credentials.Pair{Access: "tka1_abc-DEF_09"}, ""},
+		{credentials.Pair{Access: "tka1_abc", Refresh: "tkr1_xyz"}, "FULL"},
+		{credentials.Pair{Access: `odd "quoted" <&> \ token`, Refresh: "ünïcode\u2028"}, "FULL"},
 	} {
-		want, err := json.Marshal(tokenResponse{AccessToken: c.p.access, Type: "Bearer", ExpiresIn: 1200,
-			Scope: c.scope, RefreshToken: c.p.refresh, Authentication: auth})
+		want, err := json.Marshal(tokenResponse{AccessToken: c.p.Access, Type: "Bearer", ExpiresIn: 1200,
+			Scope: c.scope, RefreshToken: c.p.Refresh, Authentication: auth})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -72,7 +72,7 @@ func (s *Server) putUser(w http.ResponseWriter, r *http.Request, p httprouter.Pa
 		return err
 	}
 	if !res.Created { // the update may disable the user or change its password
-		s.awaitReplicas(r.Context(), index)
+		s.revocations.Await(r.Context(), index)
 	}
 	writeJSON(w, r, http.StatusOK, map[string]bool{"created": res.Created})
 	return nil
@@ -111,7 +111,7 @@ func (s *Server) findUser(ctx context.Context, name string) (fsm.User, error) {
 	if u, ok := s.state.User(name); ok {
 		return u, nil
 	}
-	if err := s.catchUp(ctx); err != nil {
+	if err := s.reads.CatchUp(ctx); err != nil {
 		return fsm.User{}, err
 	}
 	if u, ok := s.state.User(name); ok {
@@ -146,7 +146,7 @@ func (s *Server) deleteNamed(w http.ResponseWriter, r *http.Request, c fsm.Comma
 	if err != nil {
 		return err
 	}
-	s.awaitReplicas(r.Context(), index)
+	s.revocations.Await(r.Context(), index)
 	found, status := res.Status == fsm.OK, http.StatusOK
 	if !found {
 		status = http.StatusNotFound
@@ -203,7 +203,7 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, name string
 		return err
 	}
 	// A user deleted meanwhile is a revocation too: wait either way.
-	s.awaitReplicas(r.Context(), index)
+	s.revocations.Await(r.Context(), index)
 	if res.Status == fsm.NotFound {
 		return userNotFound(name)
 	}
@@ -229,7 +229,7 @@ func (s *Server) setEnabled(enabled bool) handlerFunc {
 			return err
 		}
 		if !enabled || res.Status == fsm.NotFound { // disabled or deleted, now or before
-			s.awaitReplicas(r.Context(), index)
+			s.revocations.Await(r.Context(), index)
 		}
 		if res.Status == fsm.NotFound {
 			return userNotFound(name)

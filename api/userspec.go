@@ -7,12 +7,13 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tokend/tokend/api/credentials"
 )
 
 // Password rules. bcrypt reads at most 72 bytes, so a longer password would
 // be silently truncated: refuse it instead.
 const (
-	bcryptCost        = bcrypt.DefaultCost // 10, Elasticsearch's default
 	minPasswordLength = 6
 	maxPasswordBytes  = 72
 	maxUsernameLength = 507
@@ -74,10 +75,10 @@ func (p passwordInput) problems(required bool, missing string) []string {
 			return []string{"The provided password hash is not a hash or it could not be resolved to a supported hash algorithm. The supported password hash algorithms are [bcrypt]"}
 		}
 		switch {
-		case cost < minHashCost:
-			return []string{fmt.Sprintf("password hashes must use a bcrypt cost of at least [%d]", minHashCost)}
-		case cost > maxHashCost:
-			return []string{fmt.Sprintf("password hashes must use a bcrypt cost of at most [%d]", maxHashCost)}
+		case cost < credentials.MinCost:
+			return []string{fmt.Sprintf("password hashes must use a bcrypt cost of at least [%d]", credentials.MinCost)}
+		case cost > credentials.MaxCost:
+			return []string{fmt.Sprintf("password hashes must use a bcrypt cost of at most [%d]", credentials.MaxCost)}
 		}
 	case required:
 		return []string{missing}
@@ -89,7 +90,7 @@ func (p passwordInput) problems(required bool, missing string) []string {
 func (p passwordInput) hash() ([]byte, error) {
 	switch {
 	case p.Password != nil:
-		return bcrypt.GenerateFromPassword([]byte(*p.Password), bcryptCost)
+		return credentials.HashPassword(*p.Password)
 	case p.PasswordHash != nil:
 		return []byte(*p.PasswordHash), nil
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokend/tokend/api"
+	"github.com/tokend/tokend/raftnode/cluster"
 
 	"github.com/tokend/tokend/test/testkit"
 )
@@ -100,10 +100,10 @@ func TestServe_NodeWithoutAClusterCertificateCannotJoin(t *testing.T) {
 		"no client certificate":       {RootCAs: ca.Pool},
 		"a certificate of another CA": {RootCAs: ca.Pool, Certificates: []tls.Certificate{rogue.ClientPair(t, t.TempDir())}},
 	}
-	req := api.JoinRequest{NodeID: "rogue", RaftAddr: testkit.FreeAddr(t), HTTPAddr: testkit.FreeAddr(t)}
+	req := cluster.JoinRequest{NodeID: "rogue", RaftAddr: testkit.FreeAddr(t), HTTPAddr: testkit.FreeAddr(t)}
 	for name, cfg := range attempts {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		_, err := api.JoinTLS(ctx, cfg, []string{n1.url()}, req, "tls-test-node-secret", "elastic", tlsTestPassword)
+		_, err := cluster.JoinTLS(ctx, cfg, []string{n1.url()}, req, "tls-test-node-secret", "elastic", tlsTestPassword)
 		cancel()
 		if err == nil {
 			t.Errorf("%s: the join was accepted", name)

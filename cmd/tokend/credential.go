@@ -7,7 +7,7 @@ import (
 	"io/fs"
 	"path/filepath"
 
-	"github.com/tokend/tokend/api"
+	"github.com/tokend/tokend/raftnode/cluster"
 	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
@@ -72,7 +72,7 @@ func (d *daemon) ensureCredential() error {
 // the data dir first, so that a restart finds it, then used, which opens
 // this node's Raft port to the leader. With --node-secret the answer must
 // carry the same secret (or none); the flag stays what the node uses.
-func (d *daemon) adoptCredential(a api.JoinAnswer) error {
+func (d *daemon) adoptCredential(a cluster.JoinAnswer) error {
 	got := []byte(a.NodeCredential)
 	if d.cfg.NodeSecret != "" {
 		if len(got) > 0 && subtle.ConstantTimeCompare(got, []byte(d.cfg.NodeSecret)) != 1 {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tokend/tokend/api"
+	"github.com/tokend/tokend/raftnode/cluster"
 )
 
 // validateEnrollment checks --enrollment-token: well formed, and not given
@@ -17,7 +17,7 @@ func (c *Config) validateEnrollment() error {
 	if c.EnrollmentToken == "" {
 		return nil
 	}
-	if _, err := api.ParseEnrollment(c.EnrollmentToken); err != nil {
+	if _, err := cluster.ParseEnrollment(c.EnrollmentToken); err != nil {
 		return fmt.Errorf("--enrollment-token (TOKEND_ENROLLMENT_TOKEN): %w", err)
 	}
 	if c.Bootstrap || c.BootstrapExpect > 0 {
@@ -32,7 +32,7 @@ func (c *Config) validateEnrollment() error {
 // credential the answer carries. Members listed by --join are asked after
 // the token's.
 func (d *daemon) enroll(ctx context.Context) error {
-	e, err := api.ParseEnrollment(d.cfg.EnrollmentToken)
+	e, err := cluster.ParseEnrollment(d.cfg.EnrollmentToken)
 	if err != nil {
 		return fmt.Errorf("--enrollment-token: %w", err)
 	}
@@ -45,10 +45,10 @@ func (d *daemon) enroll(ctx context.Context) error {
 		return err
 	}
 	urls := append(append([]string{}, e.URLs...), d.cfg.Join...)
-	req := api.JoinRequest{NodeID: d.cfg.NodeID, RaftAddr: d.cfg.AdvertiseRaft, HTTPAddr: d.cfg.AdvertiseHTTP}
+	req := cluster.JoinRequest{NodeID: d.cfg.NodeID, RaftAddr: d.cfg.AdvertiseRaft, HTTPAddr: d.cfg.AdvertiseHTTP}
 	d.log.Info("enrolling with an enrollment token", "members", strings.Join(urls, ","), "ca_pinned", e.CASHA256 != "")
-	answer, err := api.JoinEnrolled(ctx, tlsCfg, urls, req, e.Secret,
-		api.OnJoinFailure(func(url string, err error) { d.log.Warn("join attempt failed", "url", url, "err", err) }))
+	answer, err := cluster.JoinEnrolled(ctx, tlsCfg, urls, req, e.Secret,
+		cluster.OnJoinFailure(func(url string, err error) { d.log.Warn("join attempt failed", "url", url, "err", err) }))
 	if err != nil {
 		return fmt.Errorf("enroll: %w", err)
 	}
@@ -65,16 +65,16 @@ func (d *daemon) enroll(ctx context.Context) error {
 // enrollTLS is the client configuration of the join: this node's own, with
 // the cluster CA pinned by the token's fingerprint when it names one. A
 // node started with a --cluster-ca that is not the token's refuses to join.
-func (d *daemon) enrollTLS(e api.Enrollment) (*tls.Config, error) {
+func (d *daemon) enrollTLS(e cluster.Enrollment) (*tls.Config, error) {
 	if e.CASHA256 == "" {
 		return d.peerTLS(), nil
 	}
 	if d.tls != nil && len(d.tls.clusterCA) > 0 {
-		local := api.Fingerprint(d.tls.clusterCA[0])
+		local := cluster.Fingerprint(d.tls.clusterCA[0])
 		if local != e.CASHA256 {
 			return nil, fmt.Errorf("--cluster-ca %s has fingerprint %s, the enrollment token's cluster CA is %s: "+
 				"this node holds another cluster's CA, so it refuses to join", d.cfg.ClusterCA, local, e.CASHA256)
 		}
 	}
-	return api.PinnedTLS(d.peerTLS(), e.CASHA256), nil
+	return cluster.PinnedTLS(d.peerTLS(), e.CASHA256), nil
 }

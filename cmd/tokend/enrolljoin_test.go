@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tokend/tokend/api"
+	"github.com/tokend/tokend/raftnode/cluster"
 )
 
 // A node started with a --cluster-ca other than the one an enrollment
@@ -14,11 +14,11 @@ import (
 func TestEnrollTLS_RefusesAnotherClustersCA(t *testing.T) {
 	local := &x509.Certificate{Raw: []byte("this node's cluster CA")}
 	d := &daemon{cfg: Config{ClusterCA: "ca.crt"}, tls: &nodeTLS{clusterCA: []*x509.Certificate{local}}}
-	other := api.Enrollment{CASHA256: api.Fingerprint(&x509.Certificate{Raw: []byte("another CA")})}
+	other := cluster.Enrollment{CASHA256: cluster.Fingerprint(&x509.Certificate{Raw: []byte("another CA")})}
 	if _, err := d.enrollTLS(other); err == nil || !strings.Contains(err.Error(), "refuses to join") {
 		t.Fatalf("enrollTLS with another cluster's CA: %v, want a refusal", err)
 	}
-	same := api.Enrollment{CASHA256: api.Fingerprint(local)}
+	same := cluster.Enrollment{CASHA256: cluster.Fingerprint(local)}
 	cfg, err := d.enrollTLS(same)
 	if err != nil || cfg == nil || cfg.VerifyConnection == nil {
 		t.Fatalf("enrollTLS with this cluster's CA: %v, %v: want a pinned configuration", cfg, err)
@@ -33,7 +33,7 @@ func TestConfig_EnrollmentTokenValidated(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "not-a-payload-secret") {
 		t.Fatalf("malformed token: %v", err)
 	}
-	good := api.Enrollment{Version: 1, URLs: []string{"http://127.0.0.1:9200"}, Secret: "s"}.String()
+	good := cluster.Enrollment{Version: 1, URLs: []string{"http://127.0.0.1:9200"}, Secret: "s"}.String()
 	c = Config{EnrollmentToken: good, Bootstrap: true}
 	if err := c.validateEnrollment(); err == nil {
 		t.Fatal("--enrollment-token with --bootstrap accepted")

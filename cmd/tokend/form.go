@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tokend/tokend/api"
+	"github.com/tokend/tokend/raftnode/cluster"
 )
 
 // Bounds of cluster formation.
@@ -151,14 +151,14 @@ func (d *daemon) bootstrap(ctx context.Context, e env) error {
 // as a fallback, the elastic user with ELASTIC_PASSWORD when that is set.
 func (d *daemon) join(ctx context.Context, e env, urls []string) error {
 	cfg := d.cfg
-	req := api.JoinRequest{NodeID: cfg.NodeID, RaftAddr: cfg.AdvertiseRaft, HTTPAddr: cfg.AdvertiseHTTP, Replica: cfg.Replica}
+	req := cluster.JoinRequest{NodeID: cfg.NodeID, RaftAddr: cfg.AdvertiseRaft, HTTPAddr: cfg.AdvertiseHTTP, Replica: cfg.Replica}
 	user, password := "", e.getenv("ELASTIC_PASSWORD")
 	if password != "" {
 		user = "elastic"
 	}
 	d.log.Info("joining cluster", "peers", strings.Join(urls, ","))
-	answer, err := api.JoinTLS(ctx, d.peerTLS(), urls, req, cfg.NodeSecret, user, password,
-		api.OnJoinFailure(func(url string, err error) { d.log.Warn("join attempt failed", "url", url, "err", err) }))
+	answer, err := cluster.JoinTLS(ctx, d.peerTLS(), urls, req, cfg.NodeSecret, user, password,
+		cluster.OnJoinFailure(func(url string, err error) { d.log.Warn("join attempt failed", "url", url, "err", err) }))
 	if err != nil {
 		return fmt.Errorf("join %s: %w", strings.Join(urls, ","), err)
 	}

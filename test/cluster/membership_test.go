@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokend/tokend/api"
 	"github.com/tokend/tokend/raftnode"
+	"github.com/tokend/tokend/raftnode/cluster"
 	"github.com/tokend/tokend/test/testkit"
 )
 
@@ -106,8 +106,8 @@ func TestMembership_JoinLandsAsNonVoterAndIsPromotedOnceItAnswersCaughtUp(t *tes
 	n2.pauseHTTP()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	req := api.JoinRequest{NodeID: "n2", RaftAddr: n2.raftAddr, HTTPAddr: n2.httpAddr}
-	if err := api.Join(ctx, []string{first.URL()}, req, nodeSecret, "", ""); err != nil {
+	req := cluster.JoinRequest{NodeID: "n2", RaftAddr: n2.raftAddr, HTTPAddr: n2.httpAddr}
+	if err := cluster.Join(ctx, []string{first.URL()}, req, nodeSecret, "", ""); err != nil {
 		t.Fatalf("join: %v", err)
 	}
 	if s, ok := member(t, first, "n2"); !ok || s.Voter {

@@ -16,6 +16,7 @@ import (
 	"github.com/tokend/tokend/api"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
+	"github.com/tokend/tokend/raftnode/cluster"
 	"github.com/tokend/tokend/raftnode/peerauth"
 	"github.com/tokend/tokend/test/testkit"
 )
@@ -169,8 +170,8 @@ func startCluster(t *testing.T, count int, configure ...func(*node)) []*node {
 	}
 	for _, nd := range nodes[1:] {
 		nd.start()
-		req := api.JoinRequest{NodeID: nd.id, RaftAddr: nd.raftAddr, HTTPAddr: nd.httpAddr}
-		if err := api.Join(ctx, []string{first.URL()}, req, nodeSecret, "", ""); err != nil {
+		req := cluster.JoinRequest{NodeID: nd.id, RaftAddr: nd.raftAddr, HTTPAddr: nd.httpAddr}
+		if err := cluster.Join(ctx, []string{first.URL()}, req, nodeSecret, "", ""); err != nil {
 			t.Fatalf("join %s: %v", nd.id, err)
 		}
 	}

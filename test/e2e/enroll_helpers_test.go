@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/tokend/tokend/api"
+	"github.com/tokend/tokend/raftnode/cluster"
 )
 
 // readCredential returns the node credential kept in p's data dir.
@@ -22,7 +22,7 @@ func readCredential(t *testing.T, p *proc) string {
 // enrollmentSecret is the one-time credential inside an enrollment token.
 func enrollmentSecret(t *testing.T, token string) string {
 	t.Helper()
-	e, err := api.ParseEnrollment(token)
+	e, err := cluster.ParseEnrollment(token)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,7 +121,7 @@ func (r *typedRun) enableDisableDelete() {
 	}
 	r.ok("EnableUser", r.admin.EnableUser(r.ctx, "alice"))
 	// A node that would refuse a password catches up with the leader first
-	// (api/auth.go matchPassword), so every node accepts the enabled user
+	// (api/credentials Verifier.match), so every node accepts the enabled user
 	// at once.
 	for _, p := range r.nodes {
 		r.whoIs(r.client([]*proc{p}, "alice", alicePW2, nil), "alice", "realm")

@@ -82,7 +82,7 @@ func run(n int, out, tokensFile string) error {
 	return nil
 }
 
-// accessToken is a fresh access token in tokend's format (api/credentials.go):
+// accessToken is a fresh access token in tokend's format (api/credentials/token.go):
 // "tka1_" and 32 random bytes in URL-safe base64 without padding.
 func accessToken() string {
 	b := make([]byte, 32)

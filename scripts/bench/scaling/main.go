@@ -1,12 +1,20 @@
-// Command scaling measures what read replicas cost one leader: for each
-// replica count it starts 3 voters plus N replicas of tokend on loopback,
-// drives a steady load of client_credentials grants at the leader, and
+// Command scaling measures what read replicas and CPU contention cost one
+// leader: for each replica count (and each count of CPU-bound processes
+// beside the cluster) it starts 3 voters plus N replicas of tokend on
+// loopback, drives a load of client_credentials grants at the leader, and
 // reports over a fixed window the leader's CPU, the Raft bytes the leader
-// sends, and the grant latency percentiles (docs/scaling.md).
+// sends, the grant latency percentiles, the elections held and the longest
+// silence a follower saw from its leader (docs/scaling.md).
 //
 // Usage:
 //
-//	go run ./scripts/bench/scaling [-bin PATH] [-replicas 0,2,4,8] [-rate 100] [-warmup 3s] [-duration 15s]
+//	go run ./scripts/bench/scaling [-bin PATH] [-replicas 0,2,4,8] [-hogs 0] [-rate 100] [-warmup 3s] [-duration 15s]
+//
+// -rate 0 sends grants back to back from maxInFlight workers instead of
+// at a steady rate: the leader runs as hard as it can. -hogs 0,2 repeats
+// every replica count with that many processes spinning on a core each
+// beside the nodes; -bin may be a race-detector build (go build -race) to
+// see what the test suite's nodes see.
 //
 // Every node advertises its Raft address through a counting TCP proxy in
 // this process. In hashicorp/raft only the leader (and a candidate asking
@@ -52,17 +60,22 @@ const (
 func main() {
 	bin := flag.String("bin", "", "tokend binary (default: build ./cmd/tokend)")
 	counts := flag.String("replicas", "0,2,4,8", "comma-separated replica counts to measure")
-	rate := flag.Int("rate", 100, "grants per second sent to the leader")
+	hogs := flag.String("hogs", "0", "comma-separated counts of CPU-bound processes to run beside the cluster")
+	rate := flag.Int("rate", 100, "grants per second sent to the leader (0: back to back)")
 	warmup := flag.Duration("warmup", 3*time.Second, "load before the window")
 	duration := flag.Duration("duration", 15*time.Second, "measured window")
+	spin := flag.Bool("spin", false, "spin on one core until killed (a hog; used by -hogs)")
 	flag.Parse()
-	if err := run(*bin, *counts, *rate, *warmup, *duration); err != nil {
+	if *spin {
+		spinForever()
+	}
+	if err := run(*bin, *counts, *hogs, *rate, *warmup, *duration); err != nil {
 		fmt.Fprintln(os.Stderr, "scaling:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin, counts string, rate int, warmup, duration time.Duration) error {
+func run(bin, counts, hogs string, rate int, warmup, duration time.Duration) error {
 	root, err := os.MkdirTemp("", "tokend-scaling")
 	if err != nil {
 		return err
@@ -74,22 +87,42 @@ func run(bin, counts string, rate int, warmup, duration time.Duration) error {
 			return fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	}
-	fmt.Printf("| replicas | grants/s | leader CPU (%% of a core) | leader Raft bytes sent/s | grant p50 | grant p99 | errors |\n")
-	fmt.Printf("|---:|---:|---:|---:|---:|---:|---:|\n")
-	for f := range strings.SplitSeq(counts, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 0 {
-			return fmt.Errorf("-replicas: bad count %q", f)
+	replicaCounts, err := parseCounts("-replicas", counts)
+	if err != nil {
+		return err
+	}
+	hogCounts, err := parseCounts("-hogs", hogs)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("| replicas | hogs | grants/s | leader CPU (%% of a core) | leader Raft bytes sent/s | grant p50 | grant p99 | errors | elections | longest follower silence |\n")
+	fmt.Printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, n := range replicaCounts {
+		for _, h := range hogCounts {
+			dir := filepath.Join(root, fmt.Sprintf("r%d-h%d", n, h))
+			res, err := measure(bin, dir, n, h, rate, warmup, duration)
+			if err != nil {
+				return fmt.Errorf("%d replicas, %d hogs: %w (logs in %s)", n, h, err, dir)
+			}
+			fmt.Printf("| %d | %d | %.0f | %.1f | %s | %s | %s | %d | %d | %s |\n", n, h, res.grantsPerSec, res.cpuPercent,
+				human(res.bytesPerSec), res.p50.Round(100*time.Microsecond), res.p99.Round(100*time.Microsecond), res.errors,
+				res.elections, res.silence)
 		}
-		dir := filepath.Join(root, fmt.Sprintf("r%d", n))
-		res, err := measure(bin, dir, n, rate, warmup, duration)
-		if err != nil {
-			return fmt.Errorf("%d replicas: %w (logs in %s)", n, err, dir)
-		}
-		fmt.Printf("| %d | %.0f | %.1f | %s | %s | %s | %d |\n", n, res.grantsPerSec, res.cpuPercent,
-			human(res.bytesPerSec), res.p50.Round(100*time.Microsecond), res.p99.Round(100*time.Microsecond), res.errors)
 	}
 	return nil
+}
+
+// parseCounts reads a comma-separated list of non-negative counts.
+func parseCounts(flagName, list string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%s: bad count %q", flagName, f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // result is one replica count's figures over the window.
@@ -97,16 +130,26 @@ type result struct {
 	grantsPerSec, cpuPercent, bytesPerSec float64
 	p50, p99                              time.Duration
 	errors                                int
+	// elections is how many terms began during the window; silence is
+	// the longest time any follower went without hearing from a leader.
+	elections int
+	silence   time.Duration
 }
 
-// measure runs one cluster of 3 voters and n replicas and measures it.
-func measure(bin, dir string, n, rate int, warmup, duration time.Duration) (result, error) {
+// measure runs one cluster of 3 voters and n replicas, with hogs CPU-bound
+// processes beside it, and measures it.
+func measure(bin, dir string, n, hogs, rate int, warmup, duration time.Duration) (result, error) {
 	var res result
 	c := &cluster{bin: bin, dir: dir}
 	defer c.stop()
 	if err := c.start(n); err != nil {
 		return res, err
 	}
+	stopHogs, err := startHogs(hogs)
+	if err != nil {
+		return res, err
+	}
+	defer stopHogs()
 	token, err := c.nodes[0].grant(`{"grant_type":"password","username":"elastic","password":"`+password+`"}`, nil)
 	if err != nil {
 		return res, err
@@ -124,9 +167,11 @@ func measure(bin, dir string, n, rate int, warmup, duration time.Duration) (resu
 	}
 	bytes0 := c.raftBytes()
 	l.reset()
+	watch := watchLeadership(ctx, c.nodes)
 	start := time.Now()
 	<-done
 	elapsed := time.Since(start).Seconds()
+	res.elections, res.silence = watch()
 	cpu1, err := cpuTicks(leader.cmd.Process.Pid)
 	if err != nil {
 		return res, err
@@ -307,25 +352,33 @@ type load struct {
 }
 
 // run sends rate grants a second until ctx ends, at most maxInFlight at
-// once.
+// once; with rate 0 it keeps maxInFlight grants under way.
 func (l *load) run(ctx context.Context, rate int) {
 	slots := make(chan struct{}, maxInFlight)
-	tick := time.NewTicker(time.Second / time.Duration(rate))
+	tick := time.NewTicker(time.Second / time.Duration(max(rate, 1)))
 	defer tick.Stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	hdr := http.Header{"Authorization": {"Bearer " + l.token}}
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		select {
-		case slots <- struct{}{}:
-		default:
-			l.record(0, errors.New("dropped: every slot busy"))
-			continue
+		if rate > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			select {
+			case slots <- struct{}{}:
+			default:
+				l.record(0, errors.New("dropped: every slot busy"))
+				continue
+			}
+		} else {
+			select {
+			case <-ctx.Done():
+				return
+			case slots <- struct{}{}:
+			}
 		}
 		wg.Go(func() {
 			defer func() { <-slots }()

@@ -1,7 +1,0 @@
-//go:build !linux
-
-package api
-
-// lowerThreadPriority does nothing where thread priorities are not per
-// thread: bcrypt then runs at normal priority, bounded by the gate alone.
-func lowerThreadPriority() {}
