@@ -239,9 +239,8 @@ func tokenFailure(rec fsm.AccessToken, u fsm.User, userFound bool, now int64) (a
 // authBasic authenticates Basic credentials; it also returns the user name
 // they claim, for the audit trail.
 func (s *Server) authBasic(r *http.Request, value string) (*principal, string, error) {
-	raw, err := base64.StdEncoding.DecodeString(value)
-	name, password, ok := strings.Cut(string(raw), ":")
-	if err != nil || !ok {
+	name, password, ok := decodeBasic(value)
+	if !ok {
 		s.meter.authFailed(failMalformed)
 		return nil, "", errBadHeader
 	}
@@ -253,6 +252,29 @@ func (s *Server) authBasic(r *http.Request, value string) (*principal, string, e
 		return nil, name, err
 	}
 	return &principal{user: u, realm: realmOf(u), authType: authTypeRealm, privs: s.roles.grant(s.state, u.Roles)}, name, nil
+}
+
+// basicOnStack bounds the Basic credentials decodeBasic decodes in arrays
+// on the stack; longer ones are decoded on the heap.
+const basicOnStack = 256
+
+// decodeBasic splits the base64 credentials of a Basic header into user
+// name and password (RFC 7617); ok is false if they do not decode or hold
+// no colon.
+func decodeBasic(value string) (name, password string, ok bool) {
+	var raw []byte
+	var err error
+	var text [basicOnStack]byte
+	var out [basicOnStack * 3 / 4]byte
+	if len(value) <= len(text) {
+		var n int
+		n, err = base64.StdEncoding.Decode(out[:], text[:copy(text[:], value)])
+		raw = out[:n]
+	} else {
+		raw, err = base64.StdEncoding.DecodeString(value)
+	}
+	name, password, ok = strings.Cut(string(raw), ":")
+	return name, password, ok && err == nil
 }
 
 // realmOf is the realm a user authenticates against.

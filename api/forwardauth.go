@@ -34,11 +34,14 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request, _ httproute
 		return err
 	}
 	h := w.Header()
-	h[headerAuthUser] = []string{p.user.Username}
-	h[headerAuthRoles] = []string{strings.Join(p.user.Roles, ",")}
-	h[headerAuthRealm] = []string{p.realm.Name}
+	// One array holds the four values; each header gets a slice of it
+	// capped at its own value.
+	vals := make([]string, 4)
+	vals[0], vals[1], vals[2] = p.user.Username, strings.Join(p.user.Roles, ","), p.realm.Name
+	h[headerAuthUser], h[headerAuthRoles], h[headerAuthRealm] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
 	if p.expires != 0 {
-		h[headerAuthExpires] = []string{strconv.FormatInt(p.expires/1000, 10)}
+		vals[3] = strconv.FormatInt(p.expires/1000, 10)
+		h[headerAuthExpires] = vals[3:4:4]
 	}
 	h["Cache-Control"] = noStoreValue
 	h["Content-Length"] = zeroLengthValue

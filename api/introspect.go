@@ -1,9 +1,7 @@
 package api
 
 import (
-	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 
 	"github.com/julienschmidt/httprouter"
@@ -36,37 +34,6 @@ var inactiveBody = []byte(`{"active":false}`)
 // privileges of its user (Elasticsearch issues only "FULL").
 const introspectScope = "FULL"
 
-// tokenForm reads the form-encoded body of an introspection or revocation
-// request (RFC 6749 §3.2): its token, required, and token_type_hint, which
-// is only a hint: tokend tells the token types apart by their prefix, so an
-// unknown hint is ignored (RFC 7009 §2.1).
-func tokenForm(r *http.Request) (string, error) {
-	body, err := readBody(r)
-	if err != nil {
-		return "", err
-	}
-	if len(body) > 0 {
-		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if err != nil || mt != "application/x-www-form-urlencoded" {
-			return "", &oauthError{code: "invalid_request", description: "the body must be application/x-www-form-urlencoded"}
-		}
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return "", &oauthError{code: "invalid_request", description: "the body is not a valid form"}
-	}
-	for name, vals := range form {
-		if len(vals) > 1 {
-			return "", &oauthError{code: "invalid_request", description: "parameter [" + echoed(name) + "] is sent more than once"}
-		}
-	}
-	tok := form.Get("token")
-	if tok == "" {
-		return "", &oauthError{code: "invalid_request", description: "token is missing"}
-	}
-	return tok, nil
-}
-
 // introspect serves POST /oauth2/introspect (RFC 7662) on any node, from
 // its own state under the rules token checks follow: a token it does not
 // find is looked for again after catching up with the leader, and a node
@@ -81,48 +48,76 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request, _ httprouter
 		return err
 	}
 	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	body, err := s.introspection(r, tok)
-	if err != nil {
-		return err
+	h["Cache-Control"] = noStoreValue
+	h["Pragma"] = noCacheValue
+	p := getScratch()
+	body, err := s.introspection(*p, r, tok)
+	if err == nil {
+		writeJSONBody(w, http.StatusOK, body)
 	}
-	writeJSONBody(w, http.StatusOK, body)
-	return nil
+	putScratch(p, body)
+	return err
 }
 
-// introspection is the encoded RFC 7662 answer for tok.
-func (s *Server) introspection(r *http.Request, tok string) ([]byte, error) {
+// noCacheValue is the Pragma value of an introspection answer, shared so
+// that setting it does not allocate (see productValue).
+var noCacheValue = []string{"no-cache"}
+
+// introspection appends the encoded RFC 7662 answer for tok to b.
+func (s *Server) introspection(b []byte, r *http.Request, tok string) ([]byte, error) {
 	if d, ok := credentials.ParseToken(credentials.AccessPrefix, tok); ok {
 		rec, found, err := lookupFresh(s, r, d, s.state.AccessToken)
 		if err != nil || !found {
-			return inactiveBody, err
+			return append(b, inactiveBody...), err
 		}
 		u, ok := s.state.SharedUser(rec.User)
 		if _, failed := tokenFailure(rec, u, ok, s.clock.Now()); failed {
-			return inactiveBody, nil
+			return append(b, inactiveBody...), nil
 		}
-		client := rec.User + "/" + rec.Realm.Name // client_credentials: the user itself
+		client := clientID{name: rec.User, realm: rec.Realm.Name, ofUser: true} // client_credentials: the user itself
 		if !rec.Family.IsZero() {
-			client = ""
+			client = clientID{}
 			if fam, ok := s.state.RefreshToken(rec.Family); ok {
-				client = fam.Client
+				client = clientID{name: fam.Client}
 			}
 		}
-		return appendActive(nil, typeAccessToken, u, rec.Realm, rec.Created, rec.Expires, client), nil
+		return appendActive(b, typeAccessToken, u, rec.Realm, rec.Created, rec.Expires, client), nil
 	}
 	if d, ok := credentials.ParseToken(credentials.RefreshPrefix, tok); ok {
 		rec, found, err := lookupFresh(s, r, d, s.state.RefreshToken)
 		if err != nil || !found {
-			return inactiveBody, err
+			return append(b, inactiveBody...), err
 		}
 		u, ok := s.state.SharedUser(rec.User)
 		if rec.Invalidated || rec.UsedAt != 0 || s.clock.Now() >= rec.Expires() || !ok || !u.Enabled {
-			return inactiveBody, nil
+			return append(b, inactiveBody...), nil
 		}
-		return appendActive(nil, typeRefreshToken, u, rec.Realm, rec.Created, rec.Expires(), rec.Client), nil
+		return appendActive(b, typeRefreshToken, u, rec.Realm, rec.Created, rec.Expires(), clientID{name: rec.Client}), nil
 	}
-	return inactiveBody, nil
+	return append(b, inactiveBody...), nil
+}
+
+// clientID is the RFC 7662 client_id of a token, kept in parts so that
+// answering does not build the string: name/realm for the caller of a
+// client_credentials grant (ofUser), else the recorded client name; an
+// empty one is left out.
+type clientID struct {
+	name, realm string
+	ofUser      bool
+}
+
+// empty reports whether c is no client ID.
+func (c clientID) empty() bool { return !c.ofUser && c.name == "" }
+
+// appendJSON appends the client ID as a JSON string.
+func (c clientID) appendJSON(b []byte) []byte {
+	switch {
+	case !c.ofUser:
+		return appendJSONString(b, c.name)
+	case !jsonPlain(c.name) || !jsonPlain(c.realm):
+		return appendJSONString(b, c.name+"/"+c.realm)
+	}
+	return append(append(append(append(append(b, '"'), c.name...), '/'), c.realm...), '"')
 }
 
 // lookupFresh finds the record of d with get, catching up with the leader
@@ -141,15 +136,15 @@ func lookupFresh[T any](s *Server, r *http.Request, d fsm.Digest, get func(fsm.D
 // appendActive appends the RFC 7662 answer for a live token of user u:
 // the registered members plus the realm and roles as extensions. Times
 // (Unix ms in the state) are seconds, as RFC 7662 wants.
-func appendActive(b []byte, typ string, u fsm.User, realm fsm.Realm, created, expires int64, client string) []byte {
+func appendActive(b []byte, typ string, u fsm.User, realm fsm.Realm, created, expires int64, client clientID) []byte {
 	b = appendJSONString(append(b, `{"active":true,"token_type":`...), typ)
 	b = appendJSONString(append(b, `,"username":`...), u.Username)
 	b = appendJSONString(append(b, `,"sub":`...), u.Username)
 	b = strconv.AppendInt(append(b, `,"exp":`...), expires/1000, 10)
 	b = strconv.AppendInt(append(b, `,"iat":`...), created/1000, 10)
 	b = appendJSONString(append(b, `,"scope":`...), introspectScope)
-	if client != "" {
-		b = appendJSONString(append(b, `,"client_id":`...), client)
+	if !client.empty() {
+		b = client.appendJSON(append(b, `,"client_id":`...))
 	}
 	b = appendJSONString(append(b, `,"realm":`...), realm.Name)
 	b = appendJSONString(append(b, `,"realm_type":`...), realm.Type)

@@ -38,10 +38,12 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		r = nr
 		if !isSnapshotUpload(r) { // a binary body as large as the state (snapshot.go)
 			// Batches carry msgpack (propose.go), the OAuth routes forms
-			// (introspect.go), which they check themselves.
-			if err := checkMediaTypes(r); err != nil && !isBatchPost(r) && !isFormPost(r) {
-				s.writeError(w, r, err)
-				return
+			// (tokenform.go), which they check themselves.
+			if !isBatchPost(r) && !isFormPost(r) {
+				if err := checkMediaTypes(r); err != nil {
+					s.writeError(w, r, err)
+					return
+				}
 			}
 			limitBody(w, r)
 		}

@@ -388,11 +388,19 @@ func appendTokenResponse(b []byte, p credentials.Pair, expiresIn int64, scope st
 // scopes are plain ASCII and are copied as they are; anything else goes
 // through encoding/json.
 func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			enc, _ := json.Marshal(s)
-			return append(b, enc...)
-		}
+	if !jsonPlain(s) {
+		enc, _ := json.Marshal(s)
+		return append(b, enc...)
 	}
 	return append(append(append(b, '"'), s...), '"')
+}
+
+// jsonPlain reports whether json.Marshal encodes s as s between quotes.
+func jsonPlain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }

@@ -2,7 +2,8 @@
 # only these). Introspection and /_tokend/auth on a follower against the
 # bare handler, and nginx in front of the bare handler with and without
 # auth_request (asking the follower), all with wrk at 64 connections, in
-# turns, ROUNDS times.
+# turns, ROUNDS times; then, in each round, the same two checks and
+# authenticate through tokend-bench, a Go client, at 64 connections.
 
 # wrk_introspect OUT TOKEN: POST /oauth2/introspect on the follower as elastic.
 wrk_introspect() {
@@ -66,7 +67,7 @@ CONF
 gateway_rows() {
   NGINX=$(command -v nginx || echo /usr/sbin/nginx)
   [[ -x $NGINX ]] || { apt-get install -y -qq nginx-light >/dev/null 2>&1 || die "nginx is missing"; NGINX=/usr/sbin/nginx; }
-  local token i plainport authport
+  local token i op plainport authport
   token=$(get_token "$FOLLOWER")
   [[ -n $token ]] || die "could not get a token from $FOLLOWER"
   plainport=$(free_port)
@@ -82,8 +83,16 @@ gateway_rows() {
     wrk -t2 -c64 -d"${SECS}s" --latency -H "Authorization: Bearer $token" "$FOLLOWER/_tokend/auth" >"$DIR/gw-fwd-$i.txt"
     wrk_auth "$DIR/gw-nginx-plain-$i.txt" "http://127.0.0.1:$plainport" "Authorization: Bearer $token"
     wrk_auth "$DIR/gw-nginx-auth-$i.txt" "http://127.0.0.1:$authport" "Authorization: Bearer $token"
+    for op in authenticate introspect forward_auth; do
+      "$DIR/bin/tokend-bench" -targets "$FOLLOWER" -password "$PASSWORD" -mix "$op" -c 64 -d "${SECS}s" >"$DIR/gw-go-$op-$i.txt"
+    done
   done
 }
+
+# go_rps FILE, go_p99 FILE: req/s and p99 (ms) of a tokend-bench run of one operation.
+go_rps() { awk '$1 ~ /^(authenticate|introspect|forward_auth)$/ {print $3}' "$1"; }
+go_p99() { awk '$1 ~ /^(authenticate|introspect|forward_auth)$/ {print $7}' "$1"; }
+go_rps_p99() { echo "$(go_rps "$1")/$(go_p99 "$1")"; }
 
 gateway_report() {
   local bare intro fwd plain auth
@@ -108,4 +117,12 @@ gateway_report() {
     "nginx $(rounds_of wrk_rps_p99 gw-nginx-plain | paste -sd' '), nginx+auth $(rounds_of wrk_rps_p99 gw-nginx-auth | paste -sd' '))"
   echo "  (errors: introspect $(wrk_errors "$DIR/gw-introspect-1.txt"), auth $(wrk_errors "$DIR/gw-fwd-1.txt")," \
     "nginx+auth $(wrk_errors "$DIR/gw-nginx-auth-1.txt"))"
+  local goauth gointro gofwd
+  goauth=$(median_of go_rps gw-go-authenticate) gointro=$(median_of go_rps gw-go-introspect) gofwd=$(median_of go_rps gw-go-forward_auth)
+  echo "  Go client (tokend-bench -c64, follower), no target; baseline: authenticate (Bearer) in the same rounds:"
+  row "    introspect" "$gointro/s" "auth'e $goauth/s" "$(ratio "$gointro" "$goauth")" "" \
+    "p99 $(median_of go_p99 gw-go-introspect) ms, authenticate $(median_of go_p99 gw-go-authenticate) ms"
+  row "    /_tokend/auth" "$gofwd/s" "auth'e $goauth/s" "$(ratio "$gofwd" "$goauth")" "" "p99 $(median_of go_p99 gw-go-forward_auth) ms"
+  echo "    (req/s and p99 per round: authenticate $(rounds_of go_rps_p99 gw-go-authenticate | paste -sd' ')," \
+    "introspect $(rounds_of go_rps_p99 gw-go-introspect | paste -sd' '), /_tokend/auth $(rounds_of go_rps_p99 gw-go-forward_auth | paste -sd' '))"
 }

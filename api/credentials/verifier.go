@@ -114,10 +114,15 @@ func (c Config) withDefaults() Config {
 // (checkBudget). The holds are spent when the password was wrong, and when
 // the request ended while it waited or compared (the comparison may have
 // run); they are given back otherwise: on success, and when the check could
-// not finish (no bcrypt slot, shutdown, no contact with the leader).
+// not finish (no bcrypt slot, shutdown, no contact with the leader). A
+// password the cache remembers for the user's current hash is accepted
+// without a hold, as no comparison runs.
 func (v *Verifier) Check(ctx context.Context, name, password, addr string) (fsm.User, error) {
 	if err := v.limits.blocked(name, addr); err != nil {
 		return fsm.User{}, err
+	}
+	if u, ok := v.state.SharedUser(name); ok && u.Enabled && len(u.Hash) > 0 && v.cache.remembers(name, u.Hash, password) {
+		return u, nil // what match answers for a remembered password
 	}
 	budget := v.limits.budget(name, addr)
 	u, err := v.match(ctx, name, password, budget.reserve)

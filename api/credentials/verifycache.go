@@ -55,10 +55,7 @@ func newVerifyCache(gate *bcryptGate) *verifyCache {
 func (c *verifyCache) check(ctx context.Context, name string, hash []byte, password string, reserve func() error) (bool, error) {
 	sum := c.passwordMAC(password)
 	now := time.Now()
-	c.mu.Lock()
-	e, ok := c.m[name]
-	c.mu.Unlock()
-	if ok && now.Before(e.until) && subtle.ConstantTimeCompare(e.hash, hash) == 1 && subtle.ConstantTimeCompare(e.mac[:], sum[:]) == 1 {
+	if c.hit(name, hash, sum, now) {
 		return true, nil
 	}
 	return c.flights.do(ctx, flightKeyOf(name, hash, sum), func() (bool, error) {
@@ -78,6 +75,24 @@ func (c *verifyCache) check(ctx context.Context, name string, hash []byte, passw
 		c.m[name] = verifyEntry{hash: hash, mac: sum, until: now.Add(verifyTTL)}
 		return true, nil
 	})
+}
+
+// remembers reports whether a check of password against hash for name
+// succeeded within verifyTTL, without running bcrypt. Only
+// Verifier.matches calls check, and only with a hash that passed
+// verifiable (the user's own or a dummy), so a remembered hash needs no
+// second look.
+func (c *verifyCache) remembers(name string, hash []byte, password string) bool {
+	return c.hit(name, hash, c.passwordMAC(password), time.Now())
+}
+
+// hit reports whether the entry for name, live at now, was made for hash
+// and the password whose MAC is sum.
+func (c *verifyCache) hit(name string, hash []byte, sum [sha256.Size]byte, now time.Time) bool {
+	c.mu.Lock()
+	e, ok := c.m[name]
+	c.mu.Unlock()
+	return ok && now.Before(e.until) && subtle.ConstantTimeCompare(e.hash, hash) == 1 && subtle.ConstantTimeCompare(e.mac[:], sum[:]) == 1
 }
 
 // passwordHasher is an HMAC state kept between checks, since keying a new

@@ -40,6 +40,10 @@ func (f *fakeTokend) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == authenticatePath:
 		f.authenticate(w, r)
+	case r.Method == http.MethodPost && r.URL.Path == introspectPath:
+		f.introspect(w, r)
+	case r.Method == http.MethodGet && r.URL.Path == forwardAuthPath:
+		f.forwardAuth(w, r)
 	case r.URL.Path != tokenPath:
 		f.bad(w, r.Method+" "+r.URL.Path)
 	case r.Method == http.MethodPost:
@@ -65,6 +69,30 @@ func (f *fakeTokend) authenticate(w http.ResponseWriter, r *http.Request) {
 	f.hits["authenticate"]++
 	f.bearerSeen[tok] = true
 	fmt.Fprint(w, `{"username":"elastic"}`)
+}
+
+func (f *fakeTokend) introspect(w http.ResponseWriter, r *http.Request) {
+	user, pw, basic := r.BasicAuth()
+	if !basic || user != "elastic" || pw != "pw" {
+		f.bad(w, "introspect without Basic elastic:pw")
+		return
+	}
+	if r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" || r.ParseForm() != nil || !f.issued[r.PostForm.Get("token")] {
+		f.bad(w, "introspect without a form naming an issued token")
+		return
+	}
+	f.hits["introspect"]++
+	fmt.Fprint(w, `{"active":true,"username":"elastic"}`)
+}
+
+func (f *fakeTokend) forwardAuth(w http.ResponseWriter, r *http.Request) {
+	tok, ok := cutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || !f.issued[tok] {
+		f.bad(w, "forward auth with "+r.Header.Get("Authorization"))
+		return
+	}
+	f.hits["forward_auth"]++
+	w.Header().Set("X-Tokend-User", "elastic")
 }
 
 func (f *fakeTokend) grant(w http.ResponseWriter, r *http.Request) {

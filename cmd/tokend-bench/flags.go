@@ -42,7 +42,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		fs.PrintDefaults()
 	}
 	targets := fs.String("targets", "http://127.0.0.1:9200", "comma-separated base URLs (loopback only)")
-	mixSpec := fs.String("mix", "authenticate=100", "weighted operations: client_credentials, password, refresh, authenticate, invalidate")
+	mixSpec := fs.String("mix", "authenticate=100", "weighted operations: client_credentials, password, refresh, authenticate, invalidate, introspect, forward_auth")
 	fs.IntVar(&cfg.c, "c", 32, "concurrency (workers, each with its own keep-alive connection)")
 	fs.IntVar(&cfg.n, "n", 1_000_000, "maximum total requests")
 	fs.DurationVar(&cfg.d, "d", 10*time.Second, "maximum duration")

@@ -21,6 +21,11 @@
 //     once at start (client_credentials on the first target).
 //   - invalidate: DELETE /_security/oauth2/token of an access token this
 //     worker obtained earlier.
+//   - introspect: POST /oauth2/introspect (RFC 7662) of the token
+//     authenticate uses, with Basic auth for -user/-password, as a gateway
+//     asks.
+//   - forward_auth: GET /_tokend/auth with that token as Bearer, as nginx
+//     auth_request and Caddy forward_auth ask.
 //
 // A refresh drawn by a worker holding no refresh token is sent as a
 // password grant, and an invalidate without an access token as a

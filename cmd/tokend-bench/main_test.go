@@ -34,7 +34,7 @@ func runTool(t *testing.T, args ...string) (config, result) {
 func TestRun_MixSendsExactlyNValidRequests(t *testing.T) {
 	fake, srv := startFake(t)
 	_, res := runTool(t, "-targets", srv.URL+","+srv.URL+"/", "-c", "8", "-n", "600", "-d", "30s",
-		"-mix", "authenticate=40,refresh=20,invalidate=20,client_credentials=10,password=10")
+		"-mix", "authenticate=30,refresh=20,invalidate=20,client_credentials=10,password=10,introspect=5,forward_auth=5")
 
 	hits, malformed := fake.counts()
 	if len(malformed) > 0 {

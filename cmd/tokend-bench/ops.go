@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync/atomic"
 )
 
@@ -14,6 +16,8 @@ import (
 const (
 	tokenPath        = "/_security/oauth2/token"
 	authenticatePath = "/_security/_authenticate"
+	introspectPath   = "/oauth2/introspect"
+	forwardAuthPath  = "/_tokend/auth"
 )
 
 // op is one kind of request.
@@ -26,10 +30,13 @@ const (
 	opRefresh
 	opAuthenticate
 	opInvalidate
+	opIntrospect
+	opForwardAuth
 	numOps
 )
 
-var opNameList = [numOps]string{"client_credentials", "password", "refresh", "authenticate", "invalidate"}
+var opNameList = [numOps]string{"client_credentials", "password", "refresh", "authenticate", "invalidate",
+	"introspect", "forward_auth"}
 
 func (o op) String() string { return opNameList[o] }
 
@@ -129,7 +136,7 @@ func pop(list *[]string) string {
 // requestor builds the requests of a run.
 type requestor struct {
 	cfg    config
-	bearer string       // for authenticate
+	bearer string       // for authenticate, introspect and forward_auth
 	grants atomic.Int64 // password grants built, to pick the next of cfg.users
 }
 
@@ -174,8 +181,21 @@ func (q *requestor) build(ctx context.Context, o op, base string, p *pools) (*ht
 		return q.post(ctx, http.MethodPost, base, body, false)
 	case opInvalidate:
 		return q.post(ctx, http.MethodDelete, base, jsonBody(map[string]string{"token": pop(&p.access)}), false)
+	case opIntrospect:
+		form := url.Values{"token": {q.bearer}}.Encode()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+introspectPath, strings.NewReader(form))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(q.cfg.user, q.cfg.password)
+		return req, nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+authenticatePath, nil)
+	path := authenticatePath
+	if o == opForwardAuth {
+		path = forwardAuthPath
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	if err != nil {
 		return nil, err
 	}

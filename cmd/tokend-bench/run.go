@@ -76,11 +76,11 @@ func newClient(c, targets int, roots *x509.CertPool) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
-// execute prepares the requests (fetching the Bearer token authenticate
-// needs) and runs the load.
+// execute prepares the requests (fetching the token authenticate,
+// introspect and forward_auth present) and runs the load.
 func execute(ctx context.Context, cfg config, client *http.Client) (result, error) {
 	q := &requestor{cfg: cfg}
-	if cfg.mix.has(opAuthenticate) {
+	if cfg.mix.has(opAuthenticate) || cfg.mix.has(opIntrospect) || cfg.mix.has(opForwardAuth) {
 		tok, err := fetchToken(ctx, client, q, cfg.targets[0])
 		if err != nil {
 			return result{}, err
