@@ -76,8 +76,8 @@ func (d *diskStore) SetUint64(k []byte, v uint64) error { return d.note(d.BoltSt
 // (for example "no space left on device") and when the condition began,
 // or nil while writes succeed. It clears at the next write that succeeds.
 func (n *Node) DiskError() (error, time.Time) {
-	if n.disk == nil {
+	if n.st.disk == nil {
 		return nil, time.Time{}
 	}
-	return n.disk.condition()
+	return n.st.disk.condition()
 }

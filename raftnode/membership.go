@@ -268,3 +268,31 @@ func findServer(cfg raft.Configuration, id string) (raft.Server, bool) {
 	}
 	return raft.Server{}, false
 }
+
+// hasNonVoter reports whether the configuration f holds has a non-voter,
+// or may have one (f failed).
+func hasNonVoter(f raft.ConfigurationFuture) bool {
+	if f.Error() != nil {
+		return true
+	}
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage != raft.Voter {
+			return true
+		}
+	}
+	return false
+}
+
+// hasOtherVoter reports whether the configuration f holds has a voter
+// besides self (false when f failed).
+func hasOtherVoter(f raft.ConfigurationFuture, self string) bool {
+	if f.Error() != nil {
+		return false
+	}
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter && string(s.ID) != self {
+			return true
+		}
+	}
+	return false
+}

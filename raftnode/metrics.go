@@ -96,7 +96,7 @@ func (m *nodeMetrics) Collect(ch chan<- prometheus.Metric) {
 	default:
 		gauge(m.lastContact, time.Since(last).Seconds())
 	}
-	if snaps, err := m.n.snaps.List(); err == nil {
+	if snaps, err := m.n.st.snaps.List(); err == nil {
 		var size int64
 		if len(snaps) > 0 {
 			size = snaps[0].Size
@@ -107,16 +107,15 @@ func (m *nodeMetrics) Collect(ch chan<- prometheus.Metric) {
 
 // registerMetrics registers the node's metrics and the process-wide
 // library metrics on Config.Metrics, if it is set.
-func (n *Node) registerMetrics() error {
-	reg := n.cfg.Metrics
+func registerMetrics(reg prometheus.Registerer, m *nodeMetrics) error {
 	if reg == nil {
 		return nil
 	}
-	if err := reg.Register(n.m); err != nil {
+	if err := reg.Register(m); err != nil {
 		return fmt.Errorf("raftnode: register the node's metrics: %w", err)
 	}
 	if err := reg.Register(libraryMetrics()); err != nil {
-		reg.Unregister(n.m)
+		reg.Unregister(m)
 		return fmt.Errorf("raftnode: register Raft's library metrics: %w", err)
 	}
 	return nil

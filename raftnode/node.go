@@ -5,15 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/tokend/tokend/fsm"
 )
 
@@ -36,12 +33,8 @@ type Node struct {
 	fsm     *fsm.FSM
 	adapter *fsmAdapter
 
-	store *raftboltdb.BoltStore
-	disk  *diskStore // store, watching its writes (DiskError)
-	logs  raft.LogStore
-	snaps raft.SnapshotStore
-	trans *raft.NetworkTransport
-	raft  *raft.Raft
+	st   *storage // raft.db, the snapshots and the transport Raft runs on
+	raft *raft.Raft
 
 	hasState      bool
 	leaderChanges atomic.Uint64
@@ -84,76 +77,30 @@ func Open(cfg Config, f *fsm.FSM) (*Node, error) {
 	n.m = newNodeMetrics(n)
 	libraryMetrics() // installed before Raft starts, so that it misses nothing
 	n.hlog = newHCLogger(n.log, "raft")
-	steps := []func() error{n.openStores, n.openSnapshots, n.openTransport, n.newRaft}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			n.closeResources()
-			return nil, err
-		}
+	st, err := openStorage(cfg, n.log, n.hlog, (&authFailLog{n: n}).refused)
+	if err != nil {
+		return nil, err
 	}
-	if err := n.registerMetrics(); err != nil {
+	n.st = st
+	if err := n.newRaft(); err != nil {
+		_ = st.close()
+		return nil, err
+	}
+	if err := registerMetrics(cfg.Metrics, n.m); err != nil {
 		return nil, errors.Join(err, n.Shutdown())
 	}
 	return n, nil
 }
 
-// openStores opens raft.db, the bolt store that holds both the log and
-// Raft's stable state, behind a small read cache.
-func (n *Node) openStores() error {
-	if err := os.MkdirAll(n.cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("raftnode: data dir: %w", err)
-	}
-	store, err := openBoltChecked(filepath.Join(n.cfg.DataDir, "raft.db"))
-	if err != nil {
-		return err
-	}
-	n.store = store
-	n.disk = &diskStore{BoltStore: store, path: filepath.Join(n.cfg.DataDir, "raft.db"), log: n.log}
-	n.logs, err = raft.NewLogCache(logCacheSize, n.disk)
-	if err != nil {
-		return fmt.Errorf("raftnode: log cache: %w", err)
-	}
-	return nil
-}
-
-// openSnapshots opens DataDir/snapshots, keeping the newest two.
-func (n *Node) openSnapshots() error {
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.DataDir, snapshotsRetained, n.hlog)
-	if err != nil {
-		return fmt.Errorf("raftnode: snapshot store: %w", err)
-	}
-	n.snaps = snaps
-	return checkSnapshots(snaps, n.logs, filepath.Join(n.cfg.DataDir, "snapshots"))
-}
-
-// openTransport listens on RaftBind and advertises RaftAdvertise as written
-// (see tcpStream), or the bound address when RaftAdvertise is empty
-// (Validate made sure it is a specific one then). Connections are mutual
-// TLS, or authenticated with the node credential.
-func (n *Node) openTransport() error {
-	stream, err := listenStream(n.cfg.RaftBind, n.cfg.RaftAdvertise, n.cfg.TLS, n.cfg.Credential)
-	if err != nil {
-		return fmt.Errorf("raftnode: raft transport on %s: %w", n.cfg.RaftBind, err)
-	}
-	stream.onAuthFail = (&authFailLog{n: n}).refused
-	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  stream,
-		Logger:  n.hlog,
-		MaxPool: transportMaxPool,
-		Timeout: transportTimeout,
-	})
-	return nil
-}
-
 // newRaft records whether state exists and starts Raft, which restores the
 // latest snapshot and replays the log into the FSM.
 func (n *Node) newRaft() error {
-	has, err := raft.HasExistingState(n.logs, n.store, n.snaps)
+	has, err := raft.HasExistingState(n.st.logs, n.st.store, n.st.snaps)
 	if err != nil {
 		return fmt.Errorf("raftnode: inspect state: %w", err)
 	}
 	n.hasState = has
-	r, err := raft.NewRaft(n.cfg.raftConfig(n.hlog), n.adapter, n.logs, n.disk, n.snaps, n.trans)
+	r, err := raft.NewRaft(n.cfg.raftConfig(n.hlog), n.adapter, n.st.logs, n.st.disk, n.st.snaps, noPipeline{n.st.trans})
 	if err != nil {
 		return fmt.Errorf("raftnode: start raft: %w", err)
 	}
@@ -177,7 +124,7 @@ func (n *Node) Bootstrap() error {
 	cfg := raft.Configuration{Servers: []raft.Server{{
 		Suffrage: raft.Voter,
 		ID:       raft.ServerID(n.cfg.NodeID),
-		Address:  n.trans.LocalAddr(),
+		Address:  n.st.trans.LocalAddr(),
 	}}}
 	err := n.raft.BootstrapCluster(cfg).Error()
 	switch {
@@ -204,7 +151,7 @@ func (n *Node) Shutdown() error {
 		if err := n.raft.Shutdown().Error(); err != nil {
 			errs = append(errs, fmt.Errorf("raftnode: raft shutdown: %w", err))
 		}
-		errs = append(errs, n.closeResources())
+		errs = append(errs, n.st.close())
 		n.closeErr = errors.Join(errs...)
 	})
 	return n.closeErr
@@ -214,7 +161,7 @@ func (n *Node) Shutdown() error {
 // transfer it to. Failure is logged: the cluster then elects a leader after
 // an election timeout, as it would after a crash.
 func (n *Node) handOver() {
-	if !n.IsLeader() || !n.hasOtherVoters() {
+	if !n.IsLeader() || !hasOtherVoter(n.raft.GetConfiguration(), n.cfg.NodeID) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*n.cfg.ElectionTimeout)
@@ -222,35 +169,6 @@ func (n *Node) handOver() {
 	if err := n.TransferLeadership(ctx); err != nil {
 		n.log.Warn("leadership transfer before shutdown failed", "err", err)
 	}
-}
-
-// hasOtherVoters reports whether the configuration has a voter besides us.
-func (n *Node) hasOtherVoters() bool {
-	f := n.raft.GetConfiguration()
-	if f.Error() != nil {
-		return false
-	}
-	for _, s := range f.Configuration().Servers {
-		if s.Suffrage == raft.Voter && string(s.ID) != n.cfg.NodeID {
-			return true
-		}
-	}
-	return false
-}
-
-// closeResources closes what Raft does not: the transport (Raft closes it
-// too; closing twice is harmless) and raft.db.
-func (n *Node) closeResources() error {
-	var errs []error
-	if n.trans != nil {
-		errs = append(errs, n.trans.Close())
-	}
-	if n.store != nil {
-		if err := n.store.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("raftnode: close raft.db: %w", err))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // isShutdown reports whether Shutdown was called or Raft stopped on its own

@@ -112,31 +112,16 @@ func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
 // The configuration is read before and after VerifyLeader, so a non-voter
 // added meanwhile is noticed too.
 func (n *Node) verifyLeader(ctx context.Context) error {
-	if n.hasNonVoters() {
+	if hasNonVoter(n.raft.GetConfiguration()) {
 		return await(ctx, n.raft.Apply(readMarker, enqueueTimeout(ctx)))
 	}
 	if err := await(ctx, n.raft.VerifyLeader()); err != nil {
 		return err
 	}
-	if n.hasNonVoters() {
+	if hasNonVoter(n.raft.GetConfiguration()) {
 		return await(ctx, n.raft.Apply(readMarker, enqueueTimeout(ctx)))
 	}
 	return nil
-}
-
-// hasNonVoters reports whether the latest configuration has a non-voter
-// (or cannot be read, which is answered as if it had).
-func (n *Node) hasNonVoters() bool {
-	cfg, err := n.configuration()
-	if err != nil {
-		return true
-	}
-	for _, s := range cfg.Servers {
-		if s.Suffrage != raft.Voter {
-			return true
-		}
-	}
-	return false
 }
 
 // commitTerm makes sure an entry of the current term is committed, which a

@@ -63,7 +63,7 @@ func TestRestart_CatchesUpFromLeaderSnapshot(t *testing.T) {
 	}
 	n := c.restart(i, false)
 	eventually(t, waitLong, func() bool { return n.AppliedIndex() >= last }, "catch up to %d", last)
-	snaps, err := n.snaps.List()
+	snaps, err := n.st.snaps.List()
 	if err != nil || len(snaps) == 0 {
 		t.Fatalf("restarted follower has no installed snapshot: %v %v", snaps, err)
 	}

@@ -39,7 +39,7 @@ type Stats struct {
 func (n *Node) ID() string { return n.cfg.NodeID }
 
 // Addr returns the Raft address this node advertises, e.g. for Join.
-func (n *Node) Addr() string { return string(n.trans.LocalAddr()) }
+func (n *Node) Addr() string { return string(n.st.trans.LocalAddr()) }
 
 // IsLeader reports whether this node believes it is the leader. The belief
 // can be stale for up to LeaderLeaseTimeout; use ReadIndex when it matters.
