@@ -14,11 +14,11 @@ import (
 // user names the user a failed authentication claimed. privilege is the
 // Elasticsearch action an access event is about. No value that could
 // authenticate anyone or find a stored credential is written.
-func (s *Server) auditRequest(r *http.Request, action string, p *principal, user, privilege string) {
+func (s *gate) auditRequest(r *http.Request, action string, p *principal, user, privilege string) {
 	if s.cfg.Audit == nil {
 		return
 	}
-	e := audit.Event{Action: action, UserName: user, OriginType: "rest", OriginAddress: s.clientAddr(r),
+	e := audit.Event{Action: action, UserName: user, OriginType: "rest", OriginAddress: clientAddr(r),
 		URLPath: r.URL.Path, Method: r.Method, Privilege: privilege}
 	if p != nil {
 		e.UserName, e.UserRealm, e.AuthType = p.user.Username, p.realm.Name, esAuthTypes[p.authType]
@@ -39,7 +39,7 @@ var esAuthTypes = map[string]string{authTypeRealm: "REALM", authTypeToken: "TOKE
 // malformed token or header is a tampered request, anything else a 401
 // is an authentication failure. Refusals that say nothing about the
 // credentials (rate limits, no leader) are not written.
-func (s *Server) auditAuthFailure(r *http.Request, err error, user string) {
+func (s *gate) auditAuthFailure(r *http.Request, err error, user string) {
 	var e *esError
 	switch {
 	case errors.Is(err, errTokenMalformed), errors.Is(err, errTwoCredentials), errors.Is(err, errBadHeader):

@@ -97,7 +97,7 @@ func (p *principal) has(want privilege) bool {
 
 // authorize authenticates r and checks that the caller holds want, naming
 // action (Elasticsearch's action name) in a 403.
-func (s *Server) authorize(r *http.Request, action string, want privilege) (*principal, error) {
+func (s *gate) authorize(r *http.Request, action string, want privilege) (*principal, error) {
 	p, err := s.authenticate(r)
 	if err != nil {
 		return nil, err
@@ -117,7 +117,7 @@ func forbidden(action string, p *principal) error {
 }
 
 // authenticate requires credentials on r.
-func (s *Server) authenticate(r *http.Request) (*principal, error) {
+func (s *gate) authenticate(r *http.Request) (*principal, error) {
 	p, err := s.optionalAuth(r)
 	if err == nil && p == nil {
 		s.auditRequest(r, audit.ActionAnonymousDenied, nil, "", "")
@@ -128,7 +128,7 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 
 // optionalAuth authenticates r's credentials if it carries any; (nil, nil)
 // when it carries none (or only a scheme tokend does not know).
-func (s *Server) optionalAuth(r *http.Request) (*principal, error) {
+func (s *gate) optionalAuth(r *http.Request) (*principal, error) {
 	scheme, value, err := parseAuthorization(r)
 	if err != nil {
 		s.auditAuthFailure(r, err, "")
@@ -195,7 +195,7 @@ func lowerScheme(scheme string) string {
 
 // authBearer authenticates an access token, catching up with the leader
 // before calling an unknown token unknown.
-func (s *Server) authBearer(ctx context.Context, tok string) (*principal, error) {
+func (s *gate) authBearer(ctx context.Context, tok string) (*principal, error) {
 	d, ok := credentials.ParseToken(credentials.AccessPrefix, tok)
 	if !ok {
 		s.meter.authFailed(failMalformed)
@@ -238,7 +238,7 @@ func tokenFailure(rec fsm.AccessToken, u fsm.User, userFound bool, now int64) (a
 
 // authBasic authenticates Basic credentials; it also returns the user name
 // they claim, for the audit trail.
-func (s *Server) authBasic(r *http.Request, value string) (*principal, string, error) {
+func (s *gate) authBasic(r *http.Request, value string) (*principal, string, error) {
 	name, password, ok := decodeBasic(value)
 	if !ok {
 		s.meter.authFailed(failMalformed)

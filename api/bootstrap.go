@@ -37,7 +37,7 @@ func (s *Server) Bootstrap(ctx context.Context, elasticPassword string) (generat
 		&fsm.SetNode{NodeID: s.cfg.NodeID, HTTPAddr: s.cfg.HTTPAdvertise},
 		&fsm.PutUser{User: elastic},
 	} {
-		if _, _, err := s.propose(ctx, nil, c); err != nil {
+		if _, _, err := s.commits.propose(ctx, nil, c); err != nil {
 			return "", fmt.Errorf("api: bootstrap: proposing %T: %w", c, err)
 		}
 	}

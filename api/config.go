@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tokend/tokend/audit"
+	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode/cluster"
 	"github.com/tokend/tokend/raftnode/peerauth"
 )
@@ -175,6 +176,21 @@ func (c Config) metricsRegistry() (prometheus.Registerer, prometheus.Gatherer) {
 		return reg, c.Gatherer
 	}
 	return reg, reg.(prometheus.Gatherer)
+}
+
+// instruments are where the server registers its metrics (reg), what it
+// serves (gatherer) and the API's own metrics (meter).
+type instruments struct {
+	reg      prometheus.Registerer
+	gatherer prometheus.Gatherer
+	meter    *apiMetrics
+}
+
+// instruments registers the API's metrics over state after the rules of
+// Metrics and Gatherer.
+func (c Config) instruments(state *fsm.FSM) instruments {
+	reg, gatherer := c.metricsRegistry()
+	return instruments{reg: reg, gatherer: gatherer, meter: newAPIMetrics(reg, state)}
 }
 
 // BuildInfo identifies the build a node runs; the status route reports it

@@ -15,8 +15,9 @@ import (
 
 // The routes reach the consensus layer and the coordination with the other
 // nodes (package cluster) only through the interfaces below, each declared
-// as its routes need it. cluster.Cluster's parts implement them; every
-// error they return is a cluster condition that errorOf answers 503.
+// as its routes need it. cluster.Cluster's parts implement them (New);
+// newServer takes any implementation, such as the tests' fakes. Every error
+// they return is a cluster condition that fromCluster answers.
 
 // Node is what the routes read of the consensus layer; cluster.Node, which
 // New takes, includes it.
@@ -134,6 +135,30 @@ type commandClock interface {
 	Stamp() int64
 }
 
+// coordination is the other nodes as the routes reach them; every field
+// is set. New takes them from a cluster.Cluster (coordinationOf).
+type coordination struct {
+	writes      writes
+	forwarder   forwarder
+	reads       reads
+	revocations revocations
+	members     members
+	membership  membership
+	clock       commandClock
+}
+
+// coordinationOf is c's parts as the routes reach them.
+func coordinationOf(c *cluster.Cluster) coordination {
+	return coordination{writes: c.Writes(), forwarder: c.Forwarder(), reads: c.Reads(),
+		revocations: c.Revocations(), members: c.Members(), membership: c.Members(), clock: c.Clock()}
+}
+
+// committer proposes the routes' commands and holds the answers about
+// revocations until every node honours them.
+type committer struct {
+	*deps
+}
+
 // clusterConfig is the coordination's part of c, with batches counting the
 // batches of token creations this node forwards.
 func (c Config) clusterConfig(batches cluster.Counter) cluster.Config {
@@ -147,7 +172,7 @@ func (c Config) clusterConfig(batches cluster.Counter) cluster.Config {
 // what it invalidated and, when w is given, sets the applied index on w
 // for a forwarding follower to wait for. It returns the result and log
 // index.
-func (s *Server) propose(ctx context.Context, w http.ResponseWriter, c fsm.Command) (fsm.Result, uint64, error) {
+func (s *committer) propose(ctx context.Context, w http.ResponseWriter, c fsm.Command) (fsm.Result, uint64, error) {
 	res, index, err := s.writes.Propose(ctx, c)
 	if err != nil {
 		return fsm.Result{}, 0, err
@@ -161,8 +186,8 @@ func (s *Server) propose(ctx context.Context, w http.ResponseWriter, c fsm.Comma
 
 // relay runs the write route h for r on the leader: here when this node
 // leads, else through the forwarder (Relay), which follows the leadership.
-func (s *Server) relay(w http.ResponseWriter, r *http.Request, p httprouter.Params, h handlerFunc) error {
-	return s.forwarder.Relay(w, r, s.clientAddr(r), func(r *http.Request) error { return h(w, r, p) })
+func (s *committer) relay(w http.ResponseWriter, r *http.Request, p httprouter.Params, h handlerFunc) error {
+	return s.forwarder.Relay(w, r, clientAddr(r), func(r *http.Request) error { return h(w, r, p) })
 }
 
 // awaitRevoked holds the answer about a revocation this leader's state
@@ -170,7 +195,7 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, p httprouter.Para
 // waits for the replicas as for the applied index, which covers the entry
 // that made the revocation, and reports that index on w, so that a
 // forwarding follower applies it too before it answers.
-func (s *Server) awaitRevoked(ctx context.Context, w http.ResponseWriter) {
+func (s *committer) awaitRevoked(ctx context.Context, w http.ResponseWriter) {
 	index := s.state.AppliedIndex()
 	w.Header().Set(headerAppliedIndex, strconv.FormatUint(index, 10))
 	s.revocations.Await(ctx, index)

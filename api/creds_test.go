@@ -180,7 +180,7 @@ func TestAuthLimits_ConcurrentWrongPasswordsRunAtMostTheBurst(t *testing.T) {
 	for _, s := range statuses {
 		count[s]++
 	}
-	if got := n.srv.passwords.Stats().Compares; got != credentials.UserFailureBurst {
+	if got := n.srv.gate.passwords.Stats().Compares; got != credentials.UserFailureBurst {
 		t.Fatalf("%d bcrypt comparisons for %d concurrent guesses, want %d (statuses %v)", got, clients, credentials.UserFailureBurst, count)
 	}
 	if count[401] != credentials.UserFailureBurst || count[429] != clients-credentials.UserFailureBurst {

@@ -12,7 +12,7 @@ import (
 // cluster has stalled, and they reveal membership and log positions only.
 // Every other route still refuses to authenticate from a stale state, and a
 // node the cluster removed answers nothing from its state at all.
-func (s *Server) authorizeMonitoring(r *http.Request, action string, want privilege) (*principal, error) {
+func (s *gate) authorizeMonitoring(r *http.Request, action string, want privilege) (*principal, error) {
 	p, err := s.authorize(r, action, want)
 	if e := envelopeOf(err); err == nil || e == nil || e.status != http.StatusServiceUnavailable || s.members.Removed() {
 		return p, err

@@ -1,16 +1,26 @@
-// Package api serves tokend's HTTP interface: Elasticsearch's token,
-// authenticate, user and cluster-health APIs plus tokend's own cluster routes,
-// answering in Elasticsearch's shapes, headers and status codes so that the
-// official Elasticsearch clients work against it.
+// Package api is tokend's HTTP edge: it routes, decodes and validates
+// requests, and answers them in Elasticsearch's and OAuth's shapes, headers,
+// status codes and errors, so that the official Elasticsearch clients work
+// against it.
 //
-// It is the HTTP edge only: routing, request decoding and validation,
-// authentication, the Elasticsearch and OAuth shapes and the one place
-// errors become answers (classify). Everything that involves the other
-// nodes, that is forwarding and batching writes to the leader, read leases
-// and catch-up, revocation waits, membership housekeeping and the command
-// clock, is package cluster's (raftnode/cluster), which New builds over
-// the node; the routes reach it through small interfaces declared here
-// (coordination.go) and answer its typed errors 503 (fromCluster).
+// It holds routing, middleware, request decoding and validation, the
+// Elasticsearch and OAuth shapes and the one place errors become answers
+// (classify). Everything that involves the other nodes (forwarding and
+// batching writes to the leader, read leases and catch-up, revocation
+// waits, membership housekeeping, the command clock) is package cluster's
+// (raftnode/cluster), which New builds over the node; the routes reach it
+// only through small interfaces declared here as they need them
+// (coordination.go), which newServer takes from any implementation, and
+// answer its typed errors 503 (fromCluster).
+//
+// Server owns the router, the adapters that run a route here or on the
+// leader (local, leader, leaderWrite), the middleware and the error
+// answers. The routes are served by groups that share one set of
+// dependencies (deps, fields only): tokenRoutes (grants, invalidation,
+// revocation, introspection, _authenticate), securityRoutes (users, roles,
+// privileges), clusterRoutes (what operators and monitoring call) and
+// peerRoutes (what the other nodes call). Each asks the gate who a request
+// comes from and what it may do, and proposes through the committer.
 //
 // Write path: a write route (token refresh/invalidate, user changes, join,
 // remove) runs on the leader (leaderWrite, leader) and proposes its

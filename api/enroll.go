@@ -50,8 +50,8 @@ type EnrollAnswer struct {
 // createEnrollment serves POST enrollPath (leader, superuser): record a
 // one-time credential and answer the token carrying it. The answer is not
 // logged or cached.
-func (s *Server) createEnrollment(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	if _, err := s.authorize(r, actionEnroll, privSuperuser); err != nil {
+func (s *clusterRoutes) createEnrollment(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	if _, err := s.gate.authorize(r, actionEnroll, privSuperuser); err != nil {
 		return err
 	}
 	ttl, err := enrollTTL(r)
@@ -64,7 +64,7 @@ func (s *Server) createEnrollment(w http.ResponseWriter, r *http.Request, _ http
 	}
 	expires := time.UnixMilli(s.clock.Stamp()).Add(ttl)
 	c := &fsm.CreateEnrollment{Digest: fsm.DigestOf(secret), Expires: expires.UnixMilli()}
-	if _, _, err := s.propose(r.Context(), w, c); err != nil {
+	if _, _, err := s.commits.propose(r.Context(), w, c); err != nil {
 		return err
 	}
 	e := cluster.Enrollment{Version: 1, URLs: s.members.URLs(), Secret: secret, Expires: expires.Unix()}
@@ -124,7 +124,7 @@ func enrollmentError(st fsm.Status) error {
 // credential, as this node's state knows it; the leader spends it
 // (spendEnrollment). A follower that does not know the credential yet (it
 // has not applied the entry that created it) lets the leader decide.
-func (s *Server) checkEnrollment(d fsm.Digest) error {
+func (s *gate) checkEnrollment(d fsm.Digest) error {
 	st := s.state.EnrollmentStatus(d, s.clock.Stamp())
 	if st == fsm.OK || (st == fsm.NotFound && !s.node.IsLeader()) {
 		return nil
@@ -134,12 +134,12 @@ func (s *Server) checkEnrollment(d fsm.Digest) error {
 
 // spendEnrollment spends, through the log, the enrollment credential r
 // carries, if any; a credential already spent or expired is refused.
-func (s *Server) spendEnrollment(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+func (s *peerRoutes) spendEnrollment(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 	d, ok := enrollmentOf(r)
 	if !ok {
 		return nil
 	}
-	res, _, err := s.propose(ctx, w, &fsm.ConsumeEnrollment{Digest: d})
+	res, _, err := s.commits.propose(ctx, w, &fsm.ConsumeEnrollment{Digest: d})
 	if err != nil {
 		return err
 	}

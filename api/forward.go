@@ -11,7 +11,7 @@ import (
 // proxies it to the leader and answers with the leader's response
 // (forwarder.Forward).
 func (s *Server) leader(h handlerFunc) httprouter.Handle {
-	return s.leaderWith(s.authenticateAny, h)
+	return s.leaderWith(s.gate.authenticateAny, h)
 }
 
 // leaderWith is leader with check run on a follower before it forwards:
@@ -26,7 +26,7 @@ func (s *Server) leaderWith(check func(*http.Request) error, h handlerFunc) http
 		}
 		err := check(r)
 		if err == nil {
-			err = s.forwarder.Forward(w, r, s.clientAddr(r))
+			err = s.forwarder.Forward(w, r, clientAddr(r))
 		}
 		if err != nil {
 			s.writeError(w, r, err)
@@ -40,13 +40,13 @@ func (s *Server) leaderWith(check func(*http.Request) error, h handlerFunc) http
 // leader is lost meanwhile (relay).
 func (s *Server) leaderWrite(h handlerFunc) httprouter.Handle {
 	return s.local(func(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
-		r, err := s.adoptRequestID(r)
+		r, err := adoptRequestID(r)
 		if err != nil {
 			return err
 		}
 		if s.node.IsLeader() {
 			return h(w, r, p)
 		}
-		return s.relay(w, r, p, h)
+		return s.commits.relay(w, r, p, h)
 	})
 }

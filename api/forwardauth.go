@@ -24,12 +24,12 @@ const (
 // failure is 401 with the RFC 6750 challenge for the gateway to pass on
 // (without credentials: the Bearer challenge alone, not Basic as well),
 // and a node that cannot know answers 503.
-func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+func (s *tokenRoutes) forwardAuth(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	if len(r.Header.Values("Authorization")) == 0 {
 		// Only the RFC 6750 challenge: nginx passes on one WWW-Authenticate.
 		return unauthorized("missing authentication credentials for REST request ["+echoed(r.URL.RequestURI())+"]", challengeBearer)
 	}
-	p, err := s.authenticate(r)
+	p, err := s.gate.authenticate(r)
 	if err != nil {
 		return err
 	}

@@ -57,8 +57,8 @@ type healthJSON struct {
 // health serves GET /_cluster/health, with ?wait_for_status,
 // ?wait_for_nodes and ?timeout. On timeout it answers timed_out:true with
 // 408, as Elasticsearch does.
-func (s *Server) health(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	if _, err := s.authorizeMonitoring(r, "cluster:monitor/health", privMonitor); err != nil {
+func (s *clusterRoutes) health(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	if _, err := s.gate.authorizeMonitoring(r, "cluster:monitor/health", privMonitor); err != nil {
 		return err
 	}
 	want, timeout, err := healthParams(r.URL.Query())
@@ -140,7 +140,7 @@ func parseTimeValue(v string) (time.Duration, error) {
 // lagging, or this node lags its commit index by more than cluster.MaxApplyLag.
 // green: every member up and caught up. number_of_nodes counts the members
 // up, number_of_data_nodes the voters up.
-func (s *Server) clusterHealth(ctx context.Context) healthJSON {
+func (s *clusterRoutes) clusterHealth(ctx context.Context) healthJSON {
 	st := s.node.Stats()
 	h := healthJSON{ClusterName: s.cfg.ClusterName, Status: "green", ActiveShardsPercent: 100,
 		Raft: raftJSON{LeaderID: st.LeaderID, Term: st.Term, CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex}}

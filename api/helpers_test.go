@@ -47,6 +47,13 @@ type testNode struct {
 // startNode serves node's API on a local listener.
 func startNode(t *testing.T, node *fakeNode, mod func(*Config)) *testNode {
 	t.Helper()
+	return startNodeWith(t, node, mod, func(cfg Config) (*Server, error) { return New(cfg, node, node.state) })
+}
+
+// startNodeWith serves node's API, built by build from the test
+// configuration, on a local listener.
+func startNodeWith(t *testing.T, node *fakeNode, mod func(*Config), build func(Config) (*Server, error)) *testNode {
+	t.Helper()
 	var h http.Handler
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
@@ -58,7 +65,7 @@ func startNode(t *testing.T, node *fakeNode, mod func(*Config)) *testNode {
 	if mod != nil {
 		mod(&cfg)
 	}
-	srv, err := New(cfg, node, node.state)
+	srv, err := build(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,16 +77,23 @@ func startNode(t *testing.T, node *fakeNode, mod func(*Config)) *testNode {
 func newLeader(t *testing.T, mod func(*Config)) *testNode {
 	t.Helper()
 	n := startNode(t, newFakeLeader("n1"), mod)
+	n.seed()
+	return n
+}
+
+// seed initialises n's cluster with the test users, straight through its
+// fake node.
+func (n *testNode) seed() {
+	n.t.Helper()
 	n.propose(&fsm.InitCluster{UUID: "test-uuid"})
 	n.propose(&fsm.SetNode{NodeID: "n1", HTTPAddr: n.srv.cfg.HTTPAdvertise})
 	for _, u := range testUsers {
 		hash, err := bcrypt.GenerateFromPassword([]byte(u.password), bcrypt.MinCost)
 		if err != nil {
-			t.Fatal(err)
+			n.t.Fatal(err)
 		}
 		n.propose(&fsm.PutUser{User: fsm.User{Username: u.name, Hash: hash, Roles: u.roles, Enabled: true, Realm: u.realm}})
 	}
-	return n
 }
 
 // newFollower starts a follower n2 of leader, caught up with its log.
@@ -261,6 +275,6 @@ func (n *testNode) passwordsWith(mod func(*credentials.Config)) *credentials.Ver
 	n.t.Helper()
 	cfg := credentials.Config{State: n.srv.state, CatchUp: n.srv.reads.CatchUp, Credential: n.srv.cfg.Credential, Log: n.srv.log}
 	mod(&cfg)
-	n.srv.passwords = credentials.NewVerifier(cfg)
-	return n.srv.passwords
+	n.srv.gate.passwords = credentials.NewVerifier(cfg)
+	return n.srv.gate.passwords
 }

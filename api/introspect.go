@@ -39,8 +39,8 @@ const introspectScope = "FULL"
 // find is looked for again after catching up with the leader, and a node
 // that cannot know answers 503, never active:false for a live token. The
 // caller needs the introspect_token privilege.
-func (s *Server) introspect(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	if _, err := s.authorize(r, actionIntrospect, privIntrospect); err != nil {
+func (s *tokenRoutes) introspect(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	if _, err := s.gate.authorize(r, actionIntrospect, privIntrospect); err != nil {
 		return err
 	}
 	tok, err := tokenForm(r)
@@ -64,7 +64,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request, _ httprouter
 var noCacheValue = []string{"no-cache"}
 
 // introspection appends the encoded RFC 7662 answer for tok to b.
-func (s *Server) introspection(b []byte, r *http.Request, tok string) ([]byte, error) {
+func (s *tokenRoutes) introspection(b []byte, r *http.Request, tok string) ([]byte, error) {
 	if d, ok := credentials.ParseToken(credentials.AccessPrefix, tok); ok {
 		rec, found, err := lookupFresh(s, r, d, s.state.AccessToken)
 		if err != nil || !found {
@@ -122,7 +122,7 @@ func (c clientID) appendJSON(b []byte) []byte {
 
 // lookupFresh finds the record of d with get, catching up with the leader
 // before it calls d unknown.
-func lookupFresh[T any](s *Server, r *http.Request, d fsm.Digest, get func(fsm.Digest) (T, bool)) (T, bool, error) {
+func lookupFresh[T any](s *tokenRoutes, r *http.Request, d fsm.Digest, get func(fsm.Digest) (T, bool)) (T, bool, error) {
 	rec, found := get(d)
 	if !found {
 		if err := s.reads.CatchUp(r.Context()); err != nil {

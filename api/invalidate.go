@@ -67,7 +67,7 @@ func boolErr(ok bool) error {
 // invalidateToken serves DELETE /_security/oauth2/token and its 6.x path
 // (leader). Holding a token or refresh token is enough to invalidate it;
 // invalidating by username or realm needs the manage_token privilege.
-func (s *Server) invalidateToken(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+func (s *tokenRoutes) invalidateToken(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	var q invalidateRequest
 	if err := decodeBody(r, &q); err != nil {
 		return err
@@ -80,14 +80,14 @@ func (s *Server) invalidateToken(w http.ResponseWriter, r *http.Request, _ httpr
 	case err != nil:
 		return err
 	case c.By == fsm.ByUser || c.By == fsm.ByRealm:
-		if _, err := s.authorize(r, "cluster:admin/xpack/security/token/invalidate", privManageToken); err != nil {
+		if _, err := s.gate.authorize(r, "cluster:admin/xpack/security/token/invalidate", privManageToken); err != nil {
 			return err
 		}
 	}
 	if done, err := s.invalidateLocally(w, r, c); done || err != nil {
 		return err
 	}
-	res, index, err := s.propose(r.Context(), w, c)
+	res, index, err := s.commits.propose(r.Context(), w, c)
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func (s *Server) invalidateToken(w http.ResponseWriter, r *http.Request, _ httpr
 // token issued under an earlier leader is found) or one already invalidated.
 // That keeps garbage out of the log. A token found invalidated is answered
 // as a new invalidation is (awaitRevoked).
-func (s *Server) invalidateLocally(w http.ResponseWriter, r *http.Request, c *fsm.Invalidate) (bool, error) {
+func (s *tokenRoutes) invalidateLocally(w http.ResponseWriter, r *http.Request, c *fsm.Invalidate) (bool, error) {
 	lookup := func() (found, invalidated bool) {
 		if c.By == fsm.ByAccessToken {
 			t, ok := s.state.AccessToken(c.Token)
@@ -130,7 +130,7 @@ func (s *Server) invalidateLocally(w http.ResponseWriter, r *http.Request, c *fs
 	case !found:
 		s.writeInvalidated(w, r, http.StatusNotFound, fsm.Result{})
 	case invalidated:
-		s.awaitRevoked(r.Context(), w)
+		s.commits.awaitRevoked(r.Context(), w)
 		s.writeInvalidated(w, r, http.StatusOK, fsm.Result{Previously: 1})
 	default:
 		return false, nil
@@ -140,7 +140,7 @@ func (s *Server) invalidateLocally(w http.ResponseWriter, r *http.Request, c *fs
 
 // writeInvalidated answers the counts of res in the 7.x shape, or the 6.x
 // shape (with created) on the /_xpack path.
-func (s *Server) writeInvalidated(w http.ResponseWriter, r *http.Request, status int, res fsm.Result) {
+func (s *tokenRoutes) writeInvalidated(w http.ResponseWriter, r *http.Request, status int, res fsm.Result) {
 	out := invalidateResponse{Invalidated: res.Invalidated, Previously: res.Previously}
 	if strings.HasPrefix(r.URL.Path, "/_xpack/") {
 		created := res.Invalidated > 0

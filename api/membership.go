@@ -70,8 +70,8 @@ type NodeStatus struct {
 // nodes serves GET /_tokend/cluster/nodes: this node's configuration, with
 // each member's own status fetched concurrently within nodesProbeTimeout.
 // Members that do not answer are listed all the same, as unreachable.
-func (s *Server) nodes(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	if _, err := s.authorizeMonitoring(r, actionNodes, privMonitor); err != nil {
+func (s *clusterRoutes) nodes(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	if _, err := s.gate.authorizeMonitoring(r, actionNodes, privMonitor); err != nil {
 		return err
 	}
 	servers, err := s.node.Servers()
@@ -107,8 +107,8 @@ func (s *Server) nodes(w http.ResponseWriter, r *http.Request, _ httprouter.Para
 // replication to it (a follower that forwarded the request waits for that
 // entry). The leader asked to remove itself hands leadership over first and
 // lets the new leader complete the removal (removeSelf).
-func (s *Server) removeNode(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
-	if _, err := s.authorize(r, actionRemove, privSuperuser); err != nil {
+func (s *clusterRoutes) removeNode(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
+	if _, err := s.gate.authorize(r, actionRemove, privSuperuser); err != nil {
 		return err
 	}
 	id := p.ByName("id")
@@ -131,7 +131,7 @@ func (s *Server) removeNode(w http.ResponseWriter, r *http.Request, p httprouter
 		return s.removeSelf(w, r)
 	}
 	if recorded {
-		if _, _, err := s.propose(r.Context(), w, &fsm.SetNode{NodeID: id}); err != nil {
+		if _, _, err := s.commits.propose(r.Context(), w, &fsm.SetNode{NodeID: id}); err != nil {
 			return err
 		}
 	}
@@ -149,12 +149,12 @@ func (s *Server) removeNode(w http.ResponseWriter, r *http.Request, p httprouter
 // removing the leader directly would leave the cluster leaderless with the
 // change in flight, so it transfers leadership, waits for the new leader and
 // forwards the request to it, answering with its response.
-func (s *Server) removeSelf(w http.ResponseWriter, r *http.Request) error {
+func (s *clusterRoutes) removeSelf(w http.ResponseWriter, r *http.Request) error {
 	s.log.Info("asked to remove this node, the leader: transferring leadership first")
 	if _, err := s.membership.Transfer(r.Context(), ""); err != nil {
 		return err
 	}
-	return s.forwarder.Proxy(w, r, s.clientAddr(r))
+	return s.forwarder.Proxy(w, r, clientAddr(r))
 }
 
 // transferRequest is the optional body of POST
@@ -166,8 +166,8 @@ type transferRequest struct {
 // transferLeader serves POST /_tokend/cluster/transfer_leader (leader):
 // hand leadership to node_id, or to the most up-to-date other voter when
 // the body is empty, and answer with the new leader once it is known.
-func (s *Server) transferLeader(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	if _, err := s.authorize(r, actionTransfer, privSuperuser); err != nil {
+func (s *clusterRoutes) transferLeader(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	if _, err := s.gate.authorize(r, actionTransfer, privSuperuser); err != nil {
 		return err
 	}
 	var q transferRequest

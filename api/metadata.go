@@ -26,7 +26,7 @@ type serverMetadata struct {
 // authorization endpoint: response_types_supported is empty. The token
 // endpoint takes Elasticsearch's JSON body, not a form; "none" is the
 // password and refresh grants, client_secret_basic a Basic caller.
-func (s *Server) metadata(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+func (s *tokenRoutes) metadata(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"

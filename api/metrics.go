@@ -160,8 +160,8 @@ func (m *apiMetrics) committed(c fsm.Command, res fsm.Result) {
 // serveMetrics serves GET /_prometheus/metrics and GET /metrics: what
 // Config.Gatherer gathers, through promhttp (the Prometheus text format
 // unless the scraper asks for another). It needs the monitor privilege.
-func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	if _, err := s.authorize(r, actionMetrics, privMonitor); err != nil {
+func (s *clusterRoutes) serveMetrics(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	if _, err := s.gate.authorize(r, actionMetrics, privMonitor); err != nil {
 		return err
 	}
 	s.metrics.ServeHTTP(w, r)

@@ -50,7 +50,7 @@ func startRaftNode(t *testing.T) *testNode {
 	for _, u := range testUsers {
 		hash, _ := bcrypt.GenerateFromPassword([]byte(u.password), bcrypt.MinCost)
 		c := &fsm.PutUser{User: fsm.User{Username: u.name, Hash: hash, Roles: u.roles, Enabled: true, Realm: u.realm}}
-		if _, _, err := srv.propose(context.Background(), nil, c); err != nil {
+		if _, _, err := srv.commits.propose(context.Background(), nil, c); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -26,11 +26,11 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			w = headWriter{w}
 		}
 		defer s.recoverPanic(w, r)
-		if err := s.checkNodeOrigin(r); err != nil {
+		if err := s.gate.checkNodeOrigin(r); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		nr, err := s.authenticateNode(r)
+		nr, err := s.gate.authenticateNode(r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

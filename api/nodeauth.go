@@ -105,7 +105,7 @@ func peerOf(r *http.Request) *peerCall {
 // makes it a node's request (peerOf). Failures are limited per remote
 // address (credentials.NodeGuard): past the limit, 429 before the proof is
 // even checked.
-func (s *Server) authenticateNode(r *http.Request) (*http.Request, error) {
+func (s *gate) authenticateNode(r *http.Request) (*http.Request, error) {
 	raw := r.Header.Get(headerNodeSecret) != ""
 	proof := r.Header.Get(headerNodeAuth)
 	if proof == "" && !raw {
@@ -209,7 +209,7 @@ func requestTarget(r *http.Request) string {
 // IP or, on a node's request, the client address that node vouches for;
 // "" for a node's request on its own behalf, so that a node's address is
 // never charged for the clients it serves.
-func (s *Server) clientAddr(r *http.Request) string {
+func clientAddr(r *http.Request) string {
 	if p := peerOf(r); p != nil {
 		return p.clientAddr
 	}
@@ -227,7 +227,7 @@ func remoteHost(r *http.Request) string {
 
 // requireNode admits only nodes to a node-only route: with a cluster CA a
 // certificate it signed, else a valid proof.
-func (s *Server) requireNode(r *http.Request, action string) error {
+func (s *gate) requireNode(r *http.Request, action string) error {
 	if err := s.requireNodeCert(r, action); err != nil {
 		return err
 	}
@@ -240,7 +240,7 @@ func (s *Server) requireNode(r *http.Request, action string) error {
 
 // nodeOrUser admits a node (as requireNode) or, without the node's proof,
 // a user holding want; with a cluster CA, only over a cluster certificate.
-func (s *Server) nodeOrUser(r *http.Request, action string, want privilege) error {
+func (s *gate) nodeOrUser(r *http.Request, action string, want privilege) error {
 	if err := s.requireNodeCert(r, action); err != nil {
 		return err
 	}
@@ -254,7 +254,7 @@ func (s *Server) nodeOrUser(r *http.Request, action string, want privilege) erro
 // checkJoin admits a join: with a cluster CA only over a cluster
 // certificate, and from a node proving the credential, a node with an
 // outstanding enrollment token, or a superuser.
-func (s *Server) checkJoin(r *http.Request) error {
+func (s *gate) checkJoin(r *http.Request) error {
 	if err := s.requireNodeCert(r, actionJoin); err != nil {
 		return err
 	}
@@ -271,7 +271,7 @@ func (s *Server) checkJoin(r *http.Request) error {
 // authenticateAny authenticates r's credentials if it carries any, so that
 // a follower refuses bad ones itself before forwarding, and charges the
 // failure to the client's address rather than the leader to the follower.
-func (s *Server) authenticateAny(r *http.Request) error {
+func (s *gate) authenticateAny(r *http.Request) error {
 	_, err := s.optionalAuth(r)
 	return err
 }

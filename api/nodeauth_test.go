@@ -47,11 +47,11 @@ func TestClientAddr_VouchedOnlyUnderAValidSingleUseProof(t *testing.T) {
 	for i := 0; i+1 < len(captured); i += 2 {
 		req.Header.Set(captured[i], captured[i+1])
 	}
-	got, err := leader.srv.authenticateNode(req)
+	got, err := leader.srv.gate.authenticateNode(req)
 	if err != nil {
 		t.Fatalf("the follower's proof: %v", err)
 	}
-	seen = leader.srv.clientAddr(got)
+	seen = clientAddr(got)
 	if seen != "192.0.2.7" {
 		t.Fatalf("vouched address %q, want 192.0.2.7", seen)
 	}
@@ -74,9 +74,9 @@ func TestClientAddr_VouchedOnlyUnderAValidSingleUseProof(t *testing.T) {
 	plain.RemoteAddr = "10.0.0.9:1"
 	plain.Header.Set(headerClientAddr, "192.0.2.7")
 	plain.Header.Set(headerForwarded, "n2")
-	got, err = leader.srv.authenticateNode(plain)
-	if err != nil || leader.srv.clientAddr(got) != "10.0.0.9" {
-		t.Fatalf("unproven client address: %v %q", err, leader.srv.clientAddr(got))
+	got, err = leader.srv.gate.authenticateNode(plain)
+	if err != nil || clientAddr(got) != "10.0.0.9" {
+		t.Fatalf("unproven client address: %v %q", err, clientAddr(got))
 	}
 }
 

@@ -14,7 +14,7 @@ var nodeHeaders = []string{headerForwarded, headerClientAddr, headerNodeAuth, he
 // that chains to the cluster CA (Config.ClusterCA). The TLS layer has
 // verified the chain; this checks which CA it ends at, since the listener
 // may also accept client certificates of another CA for ordinary clients.
-func (s *Server) fromClusterNode(r *http.Request) bool {
+func (s *gate) fromClusterNode(r *http.Request) bool {
 	if r.TLS == nil {
 		return false
 	}
@@ -27,7 +27,7 @@ func (s *Server) fromClusterNode(r *http.Request) bool {
 }
 
 // isClusterCA reports whether root is one of the cluster CA certificates.
-func (s *Server) isClusterCA(root *x509.Certificate) bool {
+func (s *gate) isClusterCA(root *x509.Certificate) bool {
 	for _, ca := range s.cfg.ClusterCA {
 		if ca.Equal(root) {
 			return true
@@ -40,7 +40,7 @@ func (s *Server) isClusterCA(root *x509.Certificate) bool {
 // acts as another node (it carries a node-to-node header) without a
 // certificate of the cluster CA: only members may forward writes, report a
 // client's address or present a node proof.
-func (s *Server) checkNodeOrigin(r *http.Request) error {
+func (s *gate) checkNodeOrigin(r *http.Request) error {
 	if len(s.cfg.ClusterCA) == 0 || s.fromClusterNode(r) {
 		return nil
 	}
@@ -55,7 +55,7 @@ func (s *Server) checkNodeOrigin(r *http.Request) error {
 // requireNodeCert is checkNodeOrigin for node-only routes (join): with
 // mutual TLS between nodes, a cluster certificate is required whatever
 // credentials the request carries.
-func (s *Server) requireNodeCert(r *http.Request, action string) error {
+func (s *gate) requireNodeCert(r *http.Request, action string) error {
 	if len(s.cfg.ClusterCA) == 0 || s.fromClusterNode(r) {
 		return nil
 	}

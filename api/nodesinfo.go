@@ -44,8 +44,8 @@ var (
 // so that clients which sniff spread their requests over the cluster.
 // httprouter cannot tell /_nodes/http from /_nodes/{nodes}/http by route,
 // so both arrive here as one or two parameters.
-func (s *Server) nodesHTTP(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
-	if _, err := s.authorize(r, actionNodesInfo, privMonitor); err != nil {
+func (s *clusterRoutes) nodesHTTP(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
+	if _, err := s.gate.authorize(r, actionNodesInfo, privMonitor); err != nil {
 		return err
 	}
 	selector, metric := "_all", p.ByName("first")

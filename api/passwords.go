@@ -33,8 +33,8 @@ var rejectionFailures = map[credentials.RejectReason]authFailure{
 // (clientAddr), and counts the outcome. A wrong password or an unknown or
 // disabled user is credentials.ErrBadCredentials, which the caller words as
 // its 401; a check that could not run gets its 429 or 503 here.
-func (s *Server) checkPassword(r *http.Request, name, password string) (fsm.User, error) {
-	u, err := s.passwords.Check(r.Context(), name, password, s.clientAddr(r))
+func (s *gate) checkPassword(r *http.Request, name, password string) (fsm.User, error) {
+	u, err := s.passwords.Check(r.Context(), name, password, clientAddr(r))
 	if err == nil {
 		return u, nil
 	}
@@ -71,4 +71,4 @@ func tooManyFailures(e *credentials.TooManyFailures) error {
 // bcrypt slot or for its comparison, and every later one, answer 503 at
 // once. The node calls it when it starts to shut down, so that draining the
 // requests in flight does not wait for a queue of password checks.
-func (s *Server) RefusePasswordChecks() { s.passwords.Stop() }
+func (s *Server) RefusePasswordChecks() { s.gate.passwords.Stop() }

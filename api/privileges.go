@@ -51,28 +51,11 @@ func heldClusterPrivileges(p *principal) []string {
 	return out
 }
 
-// userNameRoutes serves the routes that share a path with user names
-// (GET /_security/user/_privileges, GET|POST .../_has_privileges) and hands
-// every other name to users.
-func (s *Server) userNameRoutes(users httprouter.Handle) httprouter.Handle {
-	privileges, hasPrivileges := s.local(s.getUserPrivileges), s.local(s.hasPrivileges)
-	return func(w http.ResponseWriter, r *http.Request, p httprouter.Params) {
-		switch name := p.ByName("name"); {
-		case name == userPrivilegesName && r.Method == http.MethodGet:
-			privileges(w, r, p)
-		case name == userHasPrivilegesName && (r.Method == http.MethodGet || r.Method == http.MethodPost):
-			hasPrivileges(w, r, p)
-		default:
-			users(w, r, p)
-		}
-	}
-}
-
 // getUserPrivileges serves GET /_security/user/_privileges: the caller's
 // cluster privileges. tokend holds no indices or applications, so those
 // lists are empty.
-func (s *Server) getUserPrivileges(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	p, err := s.authenticate(r)
+func (s *securityRoutes) getUserPrivileges(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	p, err := s.gate.authenticate(r)
 	if err != nil {
 		return err
 	}
@@ -102,8 +85,8 @@ type hasPrivilegesRequest struct {
 // the caller holds each cluster privilege named. tokend keeps no indices
 // or applications: every index or application privilege asked about is
 // reported as not held, except to a holder of "all".
-func (s *Server) hasPrivileges(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	p, err := s.authenticate(r)
+func (s *securityRoutes) hasPrivileges(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	p, err := s.gate.authenticate(r)
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ func isBatchPost(r *http.Request) bool {
 // prepared, proposed as one entry. Only members proven by the node
 // credential or a cluster certificate may call it, and only token creations
 // pass.
-func (s *Server) proposeRoute(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+func (s *peerRoutes) proposeRoute(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	if err := s.batchAuth(r); err != nil {
 		return err
 	}
@@ -80,8 +80,8 @@ func (s *Server) proposeRoute(w http.ResponseWriter, r *http.Request, _ httprout
 // batchAuth admits a batch only from a current member that proves it is a
 // node: a cluster certificate when the cluster has a CA, else a proof under
 // the node credential.
-func (s *Server) batchAuth(r *http.Request) error {
-	if err := s.requireNode(r, actionPropose); err != nil {
+func (s *peerRoutes) batchAuth(r *http.Request) error {
+	if err := s.gate.requireNode(r, actionPropose); err != nil {
 		return err
 	}
 	return s.requireMember(peerOf(r).nodeID)

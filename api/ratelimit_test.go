@@ -98,7 +98,7 @@ func TestAuthLimits_UsernameIsLimitedAfterFailuresUntilTheWindowPasses(t *testin
 			n.do("POST", "/_security/oauth2/token", grantBody("alice", "wrong")).want(t, 401)
 		}
 	}
-	compares := n.srv.passwords.Stats().Compares
+	compares := n.srv.gate.passwords.Stats().Compares
 	reason := "too many failed authentication attempts; try again in 6s"
 	for _, r := range []resp{
 		n.do("GET", "/_security/_authenticate", "", basicAuth("alice", "alice-pw")...),
@@ -109,7 +109,7 @@ func TestAuthLimits_UsernameIsLimitedAfterFailuresUntilTheWindowPasses(t *testin
 			t.Fatalf("Retry-After %q, want 6", got)
 		}
 	}
-	if got := n.srv.passwords.Stats().Compares; got != compares {
+	if got := n.srv.gate.passwords.Stats().Compares; got != compares {
 		t.Fatalf("%d bcrypt comparisons while limited", got-compares)
 	}
 	e, _ := n.scrapeMetrics("/metrics", basicAuth("monty", "monty-pw")...)
@@ -171,7 +171,7 @@ func TestAuthLimits_GrantOnAFollowerIsLimitedWhereThePasswordIsChecked(t *testin
 func TestCheckPassword_UnknownUserCostsOneComparisonAtTheRealCost(t *testing.T) {
 	t.Parallel()
 	n := newLeader(t, nil)
-	v := n.srv.passwords
+	v := n.srv.gate.passwords
 	before := v.Stats().Compares
 	n.do("GET", "/_security/_authenticate", "", basicAuth("alice", "wrong")...).want(t, 401)
 	known := v.Stats().Compares - before

@@ -11,7 +11,7 @@ import (
 // markReplica records a read replica's mark before it joins
 // (membership.MarkReplica), reporting on w the index of the entry that
 // recorded it, for a forwarding follower to wait for.
-func (s *Server) markReplica(ctx context.Context, w http.ResponseWriter, q cluster.JoinRequest) error {
+func (s *peerRoutes) markReplica(ctx context.Context, w http.ResponseWriter, q cluster.JoinRequest) error {
 	index, err := s.membership.MarkReplica(ctx, q)
 	if index != 0 {
 		w.Header().Set(headerAppliedIndex, strconv.FormatUint(index, 10))
@@ -23,7 +23,7 @@ func (s *Server) markReplica(ctx context.Context, w http.ResponseWriter, q clust
 // index and its read lease: the leader answers from its ledger of grants
 // (the lease revocations wait for), any other node with what the member
 // reported of itself.
-func (s *Server) fillLagAndLease(n *NodeStatus, statuses map[string]cluster.Status, leaderID string) {
+func (s *clusterRoutes) fillLagAndLease(n *NodeStatus, statuses map[string]cluster.Status, leaderID string) {
 	if ld, ok := statuses[leaderID]; ok && n.AppliedIndex != nil {
 		lag := ld.AppliedIndex - min(*n.AppliedIndex, ld.AppliedIndex)
 		n.LagEntries = &lag

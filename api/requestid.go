@@ -18,7 +18,7 @@ import (
 // choose the ID (the header is covered by nothing else, so a client must
 // not set the ID its write is deduplicated under): from anyone else it is
 // refused (403), and a malformed one too (400).
-func (s *Server) adoptRequestID(r *http.Request) (*http.Request, error) {
+func adoptRequestID(r *http.Request) (*http.Request, error) {
 	v := r.Header.Get(headerRequestID)
 	if v == "" {
 		return r, nil

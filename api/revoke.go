@@ -16,7 +16,7 @@ import (
 // (fsm.ByRefreshFamily). Unknown, malformed and already revoked tokens get
 // the same 200 with an empty body (RFC 7009 §2.2). A 200 gives the guarantee
 // DELETE gives: no node accepts a revoked token once it is answered.
-func (s *Server) revoke(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+func (s *tokenRoutes) revoke(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	tok, err := tokenForm(r)
 	if err != nil {
 		return err
@@ -32,7 +32,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	if done, err := s.revokeLocally(w, r, c); done || err != nil {
 		return err
 	}
-	_, index, err := s.propose(r.Context(), w, c)
+	_, index, err := s.commits.propose(r.Context(), w, c)
 	if err != nil {
 		return err
 	}
@@ -45,7 +45,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 // or an access token invalidated already, whose answer is held as the first
 // one was (awaitRevoked). A refresh token is always revoked through the log:
 // its grant may hold live tokens even when it is invalidated itself.
-func (s *Server) revokeLocally(w http.ResponseWriter, r *http.Request, c *fsm.Invalidate) (bool, error) {
+func (s *tokenRoutes) revokeLocally(w http.ResponseWriter, r *http.Request, c *fsm.Invalidate) (bool, error) {
 	var found, invalidated bool
 	if c.By == fsm.ByAccessToken {
 		rec, ok, err := lookupFresh(s, r, c.Token, s.state.AccessToken)
@@ -64,7 +64,7 @@ func (s *Server) revokeLocally(w http.ResponseWriter, r *http.Request, c *fsm.In
 	case !found:
 		return true, writeRevoked(w)
 	case invalidated:
-		s.awaitRevoked(r.Context(), w)
+		s.commits.awaitRevoked(r.Context(), w)
 		return true, writeRevoked(w)
 	}
 	return false, nil

@@ -27,16 +27,6 @@ const invalidRoleName = "Role names must be at least 1 and no more than 507 char
 	"alphanumeric characters (a-z, A-Z, 0-9), spaces, punctuation, and printable symbols in the Basic Latin " +
 	"(ASCII) block. Leading or trailing whitespace is not allowed."
 
-// roleRoutes registers the roles API under prefix.
-func (s *Server) roleRoutes(rt *httprouter.Router, prefix string) {
-	r := prefix + "/role"
-	rt.GET(r, s.local(s.getRoles))
-	rt.GET(r+"/:name", s.local(s.getRoles))
-	rt.PUT(r+"/:name", s.leaderWrite(s.putRole))
-	rt.POST(r+"/:name", s.leaderWrite(s.putRole))
-	rt.DELETE(r+"/:name", s.leaderWrite(s.deleteRole))
-}
-
 // putRoleRequest is the body of PUT /_security/role/{name}. Index and
 // application privileges are kept as given and grant nothing; the other
 // parts tokend has no use for are accepted and dropped.
@@ -118,8 +108,8 @@ func reservedRole(name, verb string) error {
 // putRole serves PUT|POST /_security/role/{name} (leader). A change that
 // may take a privilege away is answered once every replica applied it,
 // as a password change is.
-func (s *Server) putRole(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
-	if _, err := s.authorize(r, actionPutRole, privSuperuser); err != nil {
+func (s *securityRoutes) putRole(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
+	if _, err := s.gate.authorize(r, actionPutRole, privSuperuser); err != nil {
 		return err
 	}
 	name := p.ByName("name")
@@ -134,7 +124,7 @@ func (s *Server) putRole(w http.ResponseWriter, r *http.Request, p httprouter.Pa
 	if err != nil {
 		return err
 	}
-	res, index, err := s.propose(r.Context(), w, &fsm.PutRole{Role: role})
+	res, index, err := s.commits.propose(r.Context(), w, &fsm.PutRole{Role: role})
 	if err != nil {
 		return err
 	}
@@ -146,8 +136,8 @@ func (s *Server) putRole(w http.ResponseWriter, r *http.Request, p httprouter.Pa
 }
 
 // deleteRole serves DELETE /_security/role/{name} (leader).
-func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
-	if _, err := s.authorize(r, actionDeleteRole, privSuperuser); err != nil {
+func (s *securityRoutes) deleteRole(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
+	if _, err := s.gate.authorize(r, actionDeleteRole, privSuperuser); err != nil {
 		return err
 	}
 	name := p.ByName("name")
@@ -198,8 +188,8 @@ func reservedRoleView(name string) roleJSON {
 
 // getRoles serves GET /_security/role[/{name[,name...]}]: the built-in
 // roles and the custom ones.
-func (s *Server) getRoles(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
-	if _, err := s.authorize(r, actionGetRoles, privReadSecurity); err != nil {
+func (s *securityRoutes) getRoles(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
+	if _, err := s.gate.authorize(r, actionGetRoles, privReadSecurity); err != nil {
 		return err
 	}
 	all := func() map[string]roleJSON {

@@ -49,7 +49,7 @@ type Snapshotter interface {
 }
 
 // snapshotter returns the node as a Snapshotter.
-func (s *Server) snapshotter() (Snapshotter, error) {
+func (s *clusterRoutes) snapshotter() (Snapshotter, error) {
 	if s.snap != nil {
 		return s.snap, nil
 	}
@@ -68,7 +68,7 @@ func isSnapshotUpload(r *http.Request) bool {
 // snapshot package's format, streamed, with its length and Raft position in
 // the headers. A download cut off midway ends the connection without the
 // rest, so the client sees a short body, never a complete-looking one.
-func (s *Server) saveSnapshot(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+func (s *clusterRoutes) saveSnapshot(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	b, err := s.snapshotter()
 	if err != nil {
 		return err
@@ -107,7 +107,7 @@ func (s *Server) saveSnapshot(w http.ResponseWriter, r *http.Request, _ httprout
 // only ever vouches for a password against the exact bcrypt hash it was
 // checked against, so after a restore it matches only where the restored
 // hash does.
-func (s *Server) restoreSnapshot(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+func (s *clusterRoutes) restoreSnapshot(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	b, err := s.snapshotter()
 	if err != nil {
 		return err

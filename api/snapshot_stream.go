@@ -21,7 +21,7 @@ const transferIdle = time.Minute
 func (s *Server) snapshotRoute(action string, h handlerFunc) httprouter.Handle {
 	local := s.local(h)
 	return func(w http.ResponseWriter, r *http.Request, p httprouter.Params) {
-		if _, err := s.authorize(r, action, privSuperuser); err != nil {
+		if _, err := s.gate.authorize(r, action, privSuperuser); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -30,7 +30,7 @@ func (s *Server) snapshotRoute(action string, h handlerFunc) httprouter.Handle {
 			local(w, r, p)
 			return
 		}
-		if err := s.forwarder.Stream(w, r, s.clientAddr(r), isSnapshotUpload(r), snapshotWork); err != nil {
+		if err := s.forwarder.Stream(w, r, clientAddr(r), isSnapshotUpload(r), snapshotWork); err != nil {
 			s.writeError(w, r, err)
 		}
 	}

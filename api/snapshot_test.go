@@ -92,7 +92,7 @@ func addRaftFollower(t *testing.T, l *raftServer, id string) *raftServer {
 // mustPropose proposes c through the API's own path and returns its index.
 func (s *raftServer) mustPropose(c fsm.Command) uint64 {
 	s.t.Helper()
-	res, index, err := s.srv.propose(context.Background(), nil, c)
+	res, index, err := s.srv.commits.propose(context.Background(), nil, c)
 	if err != nil || res.Status != fsm.OK {
 		s.t.Fatalf("propose %T: %v %v", c, res.Status, err)
 	}

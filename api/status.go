@@ -11,9 +11,9 @@ const actionStatus = "cluster:monitor/tokend/status"
 
 // status serves GET /_tokend/cluster/status: this node's own view, answered
 // even without a leader, to a node (see peerOf) or a user with monitor.
-func (s *Server) status(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+func (s *clusterRoutes) status(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	if peerOf(r) == nil {
-		if _, err := s.authorizeMonitoring(r, actionStatus, privMonitor); err != nil {
+		if _, err := s.gate.authorizeMonitoring(r, actionStatus, privMonitor); err != nil {
 			return err
 		}
 	}

@@ -105,7 +105,7 @@ type tokenResponse struct {
 
 // tokenRoute marks every answer of a token route as uncacheable (RFC 6749
 // §5.1), errors included.
-func (s *Server) tokenRoute(h handlerFunc) handlerFunc {
+func (s *tokenRoutes) tokenRoute(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Pragma", "no-cache")
@@ -119,8 +119,8 @@ func (s *Server) tokenRoute(h handlerFunc) handlerFunc {
 // (and needs the node credential or a cluster CA on a follower). A refresh is served by the leader, which
 // decides single use, and relayed to it from a follower, under one request
 // ID, to the next leader if that one is lost (relay).
-func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
-	r, err := s.adoptRequestID(r)
+func (s *tokenRoutes) createToken(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
+	r, err := adoptRequestID(r)
 	if err != nil {
 		return err
 	}
@@ -146,12 +146,12 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p httproute
 	if (q.GrantType == grantRefreshToken || !s.writes.BatchesForwardable()) && !s.node.IsLeader() {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		if q.GrantType == grantRefreshToken {
-			return s.relay(w, r, p, s.createToken)
+			return s.commits.relay(w, r, p, s.createToken)
 		}
 		// The leader draws these tokens: sent again, it would draw others,
 		// so the grant goes to the leader once.
 		s.meter.unbatched.Inc()
-		return s.forwarder.Forward(w, r, s.clientAddr(r))
+		return s.forwarder.Forward(w, r, clientAddr(r))
 	}
 	switch q.GrantType {
 	case grantPassword:
@@ -180,28 +180,28 @@ type grant struct {
 
 // passwordGrant issues a token pair for a username and password. Any
 // credentials on the request identify the creating client.
-func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, q *tokenRequest) error {
-	caller, err := s.optionalAuth(r)
+func (s *tokenRoutes) passwordGrant(w http.ResponseWriter, r *http.Request, q *tokenRequest) error {
+	caller, err := s.gate.optionalAuth(r)
 	if err != nil {
 		return err
 	}
-	u, err := s.checkPassword(r, q.Username, q.Password)
+	u, err := s.gate.checkPassword(r, q.Username, q.Password)
 	if errors.Is(err, credentials.ErrBadCredentials) {
-		s.auditRequest(r, audit.ActionAuthenticationFailed, nil, q.Username, "")
+		s.gate.auditRequest(r, audit.ActionAuthenticationFailed, nil, q.Username, "")
 		return unauthorized(fmt.Sprintf("unable to authenticate user [%s] for REST request [%s]", echoed(q.Username), echoed(r.URL.RequestURI())))
 	}
 	if err != nil {
 		return err
 	}
-	s.auditRequest(r, audit.ActionAuthenticationSuccess, &principal{user: u, realm: realmOf(u), authType: authTypeRealm}, "", "")
+	s.gate.auditRequest(r, audit.ActionAuthenticationSuccess, &principal{user: u, realm: realmOf(u), authType: authTypeRealm}, "", "")
 	return s.issue(w, r, grant{grantType: grantPassword, user: u, realm: realmOf(u), client: clientOf(caller),
 		authType: authTypeRealm, refresh: true, scope: q.Scope, checkedHash: u.Hash})
 }
 
 // clientCredentialsGrant issues an access token, without a refresh token,
 // to the authenticated caller.
-func (s *Server) clientCredentialsGrant(w http.ResponseWriter, r *http.Request, q *tokenRequest) error {
-	caller, err := s.authenticate(r)
+func (s *tokenRoutes) clientCredentialsGrant(w http.ResponseWriter, r *http.Request, q *tokenRequest) error {
+	caller, err := s.gate.authenticate(r)
 	if err != nil {
 		return err
 	}
@@ -214,7 +214,7 @@ func (s *Server) clientCredentialsGrant(w http.ResponseWriter, r *http.Request, 
 }
 
 // issue creates the tokens of g and answers them.
-func (s *Server) issue(w http.ResponseWriter, r *http.Request, g grant) error {
+func (s *tokenRoutes) issue(w http.ResponseWriter, r *http.Request, g grant) error {
 	var p credentials.Pair
 	c := &fsm.CreateToken{User: g.user.Username, Realm: g.realm,
 		Lifetime: s.cfg.TokenTimeout.Milliseconds(), Client: g.client}
@@ -247,8 +247,8 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, g grant) error {
 // refreshGrant spends a refresh token for a new pair. The new pair is sealed
 // under the old refresh token and proposed with it, so that a retry within
 // the grace window gets the same pair back (fsm.Retried).
-func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, q *tokenRequest) error {
-	caller, err := s.optionalAuth(r)
+func (s *tokenRoutes) refreshGrant(w http.ResponseWriter, r *http.Request, q *tokenRequest) error {
+	caller, err := s.gate.optionalAuth(r)
 	if err != nil {
 		return err
 	}
@@ -265,7 +265,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, q *tokenRe
 	if c.Sealed, err = credentials.SealPair(q.RefreshToken, p); err != nil {
 		return err
 	}
-	res, index, err := s.propose(r.Context(), w, c)
+	res, index, err := s.commits.propose(r.Context(), w, c)
 	if err != nil {
 		return err
 	}
@@ -304,7 +304,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, q *tokenRe
 // leader it first went to is lost). The state machine then answered OK from
 // its record of that request, and the pair to answer is the one that send
 // stored, sealed under the refresh token.
-func (s *Server) spentFor(refreshToken string, presented fsm.Digest, sealed []byte, p credentials.Pair) (credentials.Pair, error) {
+func (s *tokenRoutes) spentFor(refreshToken string, presented fsm.Digest, sealed []byte, p credentials.Pair) (credentials.Pair, error) {
 	rec, ok := s.state.RefreshToken(presented)
 	if !ok || subtle.ConstantTimeCompare(rec.Sealed, sealed) == 1 {
 		return p, nil
@@ -321,11 +321,11 @@ func (s *Server) spentFor(refreshToken string, presented fsm.Digest, sealed []by
 // the sign of a stolen token (RFC 9700 §4.14.2): whose it was, which realm,
 // from which client address, and how many descendant tokens were revoked.
 // It names the owner, never the token.
-func (s *Server) logReplay(r *http.Request, presented fsm.Digest, revoked int) {
+func (s *tokenRoutes) logReplay(r *http.Request, presented fsm.Digest, revoked int) {
 	rec, _ := s.state.RefreshToken(presented)
 	s.log.Warn("refresh token replayed after the retry window",
 		"event", "refresh_token_reuse", "user", rec.User, "realm", rec.Realm.Name,
-		"client_addr", s.clientAddr(r), "revoked", revoked)
+		"client_addr", clientAddr(r), "revoked", revoked)
 }
 
 // invalidGrant is an OAuth invalid_grant error.
@@ -345,7 +345,7 @@ func clientOf(p *principal) string {
 }
 
 // writeToken answers a granted token pair.
-func (s *Server) writeToken(w http.ResponseWriter, r *http.Request, p credentials.Pair, g grant) {
+func (s *tokenRoutes) writeToken(w http.ResponseWriter, r *http.Request, p credentials.Pair, g grant) {
 	var scope string
 	if g.scope != "" {
 		scope = "FULL" // the only scope tokend (like Elasticsearch) issues

@@ -28,18 +28,18 @@ var empty = struct{}{}
 
 // isReserved reports a built-in user, which the native user API may not
 // create, replace or delete.
-func (s *Server) isReserved(name string) bool {
+func (s *securityRoutes) isReserved(name string) bool {
 	u, ok := s.state.User(name)
 	return name == reservedUsername || (ok && u.Realm == fsm.ReservedRealm)
 }
 
 // putUser serves PUT|POST /_security/user/{name} (leader).
-func (s *Server) putUser(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
+func (s *securityRoutes) putUser(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
 	name := p.ByName("name")
 	if name == selfPassword {
 		return s.setPassword(w, r, "")
 	}
-	if _, err := s.authorize(r, actionPutUser, privSuperuser); err != nil {
+	if _, err := s.gate.authorize(r, actionPutUser, privSuperuser); err != nil {
 		return err
 	}
 	var q putUserRequest
@@ -67,7 +67,7 @@ func (s *Server) putUser(w http.ResponseWriter, r *http.Request, p httprouter.Pa
 		u.Email = *q.Email
 	}
 	// Disabling a user this way invalidates its tokens too (fsm.PutUser).
-	res, index, err := s.propose(r.Context(), w, &fsm.PutUser{User: u})
+	res, index, err := s.commits.propose(r.Context(), w, &fsm.PutUser{User: u})
 	if err != nil {
 		return err
 	}
@@ -79,8 +79,8 @@ func (s *Server) putUser(w http.ResponseWriter, r *http.Request, p httprouter.Pa
 }
 
 // getUsers serves GET /_security/user[/{name[,name...]}].
-func (s *Server) getUsers(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
-	if _, err := s.authorize(r, actionGetUsers, privReadSecurity); err != nil {
+func (s *securityRoutes) getUsers(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
+	if _, err := s.gate.authorize(r, actionGetUsers, privReadSecurity); err != nil {
 		return err
 	}
 	all := func() map[string]userJSON {
@@ -107,7 +107,7 @@ var errNoSuchUser = fmt.Errorf("api: no such user")
 
 // findUser looks a user up, catching up with the leader before calling it
 // unknown.
-func (s *Server) findUser(ctx context.Context, name string) (fsm.User, error) {
+func (s *securityRoutes) findUser(ctx context.Context, name string) (fsm.User, error) {
 	if u, ok := s.state.User(name); ok {
 		return u, nil
 	}
@@ -126,8 +126,8 @@ func userNotFound(name string) error {
 }
 
 // deleteUser serves DELETE /_security/user/{name} (leader).
-func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
-	if _, err := s.authorize(r, actionDeleteUser, privSuperuser); err != nil {
+func (s *securityRoutes) deleteUser(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
+	if _, err := s.gate.authorize(r, actionDeleteUser, privSuperuser); err != nil {
 		return err
 	}
 	name := p.ByName("name")
@@ -141,8 +141,8 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p httprouter
 // Elasticsearch's {"found": …} (404 when there was none). Found or not
 // (deleted by an earlier request), the answer says it is gone, so it waits
 // until that holds on every node before it is given.
-func (s *Server) deleteNamed(w http.ResponseWriter, r *http.Request, c fsm.Command) error {
-	res, index, err := s.propose(r.Context(), w, c)
+func (s *securityRoutes) deleteNamed(w http.ResponseWriter, r *http.Request, c fsm.Command) error {
+	res, index, err := s.commits.propose(r.Context(), w, c)
 	if err != nil {
 		return err
 	}
@@ -156,7 +156,7 @@ func (s *Server) deleteNamed(w http.ResponseWriter, r *http.Request, c fsm.Comma
 }
 
 // changePassword serves POST|PUT /_security/user/{name}/_password (leader).
-func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
+func (s *securityRoutes) changePassword(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
 	return s.setPassword(w, r, p.ByName("name"))
 }
 
@@ -168,8 +168,8 @@ const selfServiceHash = "[password_hash] may only be set by a superuser; send [p
 // setPassword changes name's password ("" for the caller's own). Every user
 // may change its own password, giving the password itself; others need the
 // superuser role, which may also give a bcrypt hash (passwordInput).
-func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, name string) error {
-	caller, err := s.authenticate(r)
+func (s *securityRoutes) setPassword(w http.ResponseWriter, r *http.Request, name string) error {
+	caller, err := s.gate.authenticate(r)
 	if err != nil {
 		return err
 	}
@@ -198,7 +198,7 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, name string
 	if err != nil {
 		return err
 	}
-	res, index, err := s.propose(r.Context(), w, &fsm.SetPassword{Username: name, Hash: hash})
+	res, index, err := s.commits.propose(r.Context(), w, &fsm.SetPassword{Username: name, Hash: hash})
 	if err != nil {
 		return err
 	}
@@ -214,9 +214,9 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, name string
 // setEnabled serves PUT|POST /_security/user/{name}/_enable|_disable
 // (leader). Disabling invalidates the user's tokens. As in Elasticsearch, a
 // user may not change its own enabled status.
-func (s *Server) setEnabled(enabled bool) handlerFunc {
+func (s *securityRoutes) setEnabled(enabled bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
-		caller, err := s.authorize(r, actionSetEnabled, privSuperuser)
+		caller, err := s.gate.authorize(r, actionSetEnabled, privSuperuser)
 		if err != nil {
 			return err
 		}
@@ -224,7 +224,7 @@ func (s *Server) setEnabled(enabled bool) handlerFunc {
 		if name == caller.user.Username {
 			return validationFailed("users may not update the enabled status of their own account")
 		}
-		res, index, err := s.propose(r.Context(), w, &fsm.SetEnabled{Username: name, Enabled: enabled})
+		res, index, err := s.commits.propose(r.Context(), w, &fsm.SetEnabled{Username: name, Enabled: enabled})
 		if err != nil {
 			return err
 		}

@@ -34,7 +34,7 @@ func TestBasicStampede_SameCredentialsOnAColdNodeRunBcryptOnceAndAllSucceed(t *t
 		t.Fatal(err)
 	}
 	n.propose(&fsm.PutUser{User: fsm.User{Username: "fleet", Hash: hash, Roles: []string{"monitor"}, Enabled: true}})
-	before := n.srv.passwords.Stats().Compares
+	before := n.srv.gate.passwords.Stats().Compares
 	const clients = 64
 	codes := make([]int, clients)
 	var wg sync.WaitGroup
@@ -47,7 +47,7 @@ func TestBasicStampede_SameCredentialsOnAColdNodeRunBcryptOnceAndAllSucceed(t *t
 			t.Fatalf("client %d of %d: status %d", i, clients, code)
 		}
 	}
-	if got := n.srv.passwords.Stats().Compares - before; got != 1 {
+	if got := n.srv.gate.passwords.Stats().Compares - before; got != 1 {
 		t.Fatalf("%d bcrypt comparisons for %d identical requests, want 1", got, clients)
 	}
 }

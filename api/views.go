@@ -55,8 +55,8 @@ func authView(u fsm.User, realm fsm.Realm, authType string) authJSON {
 }
 
 // authenticateMe serves GET /_security/_authenticate.
-func (s *Server) authenticateMe(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	p, err := s.authenticate(r)
+func (s *tokenRoutes) authenticateMe(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	p, err := s.gate.authenticate(r)
 	if err != nil {
 		return err
 	}
