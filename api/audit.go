@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/tokend/tokend/audit"
+	"github.com/tokend/tokend/api/audit"
 	"github.com/tokend/tokend/raftnode/cluster"
 )
 

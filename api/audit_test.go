@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/tokend/tokend/audit"
+	"github.com/tokend/tokend/api/audit"
 )
 
 // Each request event is written once for the request that makes it, with

@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tokend/tokend/api/audit"
 	"github.com/tokend/tokend/api/credentials"
-	"github.com/tokend/tokend/audit"
 	"github.com/tokend/tokend/fsm"
 )
 

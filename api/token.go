@@ -14,8 +14,8 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/tokend/tokend/api/audit"
 	"github.com/tokend/tokend/api/credentials"
-	"github.com/tokend/tokend/audit"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
 )

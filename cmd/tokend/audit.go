@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/tokend/tokend/audit"
+	"github.com/tokend/tokend/api/audit"
 	"github.com/tokend/tokend/raftnode"
 )
 

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tokend/tokend/audit"
+	"github.com/tokend/tokend/api/audit"
 	"github.com/tokend/tokend/raftnode"
 )
 

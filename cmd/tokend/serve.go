@@ -20,7 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/tokend/tokend/api"
-	"github.com/tokend/tokend/audit"
+	"github.com/tokend/tokend/api/audit"
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
 	"github.com/tokend/tokend/raftnode/peerauth"

@@ -1,6 +1,10 @@
 // Package audit writes tokend's audit trail: JSON lines with Elasticsearch's
 // audit field names, to a file rotated by size.
 //
+// It lives under api because the HTTP edge is what writes its request
+// events; cmd/tokend hands the same trail to raftnode as the observer of
+// applied entries for its log events. It imports only fsm.
+//
 // Two kinds of events go to it. Request events (event.type "rest") are
 // written by the node that served the request. Log events (event.type
 // "log") are derived from the replicated log as each entry applies
