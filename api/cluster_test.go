@@ -262,3 +262,18 @@ func TestHealth_GreenWithEveryVoterUpYellowWhenOneIsDownRedWithoutQuorum(t *test
 		t.Fatalf("without a leader: %v", m)
 	}
 }
+
+// Bootstrap records the leader's HTTP address before it creates the elastic
+// user. In between, the node says it is not ready, so that a joiner or a
+// client waiting for readyz is not sent to log in as elastic and refused.
+func TestReadyz_NotReadyUntilTheElasticUserExists(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, newFakeLeader("n1"), nil)
+	n.propose(&fsm.InitCluster{UUID: "test-uuid"})
+	n.propose(&fsm.SetNode{NodeID: "n1", HTTPAddr: n.srv.cfg.HTTPAdvertise})
+	n.do("GET", "/_tokend/readyz", "").wantError(t, 503, "status_exception",
+		"not ready: the cluster is being initialised (the elastic user does not exist yet)")
+	n.propose(&fsm.PutUser{User: fsm.User{Username: "elastic", Hash: []byte(storedHashes[10]), Roles: []string{"superuser"},
+		Enabled: true, Realm: fsm.ReservedRealm}})
+	n.do("GET", "/_tokend/readyz", "").want(t, 200)
+}

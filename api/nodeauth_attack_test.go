@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/fsm"
 )
 
@@ -80,6 +81,11 @@ func TestAddrLimit_FailuresThroughAFollowerAreChargedToTheClient(t *testing.T) {
 		leader.propose(&fsm.PutUser{User: fsm.User{Username: fmt.Sprintf("user%d", i), Hash: hash, Enabled: true, Realm: fsm.NativeRealm}})
 	}
 	follower := startNode(t, newFakeFollower("n2", leader.node), noSecret)
+	// The follower's failure limits see time stand still: at the race
+	// detector's speed the 55 requests can take longer than the address's
+	// budget takes to refill them.
+	stopped := time.Now()
+	follower.passwordsWith(func(c *credentials.Config) { c.Clock = func() time.Time { return stopped } })
 	leader.propose(&fsm.SetNode{NodeID: "n2", HTTPAddr: follower.srv.cfg.HTTPAdvertise})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -38,13 +38,16 @@ var (
 		reason: "not ready: the leader's HTTP address is not in this node's state yet", retry: true, quiet: true}
 	errNotReadyApplying = &esError{status: http.StatusServiceUnavailable, typ: "status_exception",
 		reason: "not ready: applying committed log entries", retry: true, quiet: true}
+	errNotReadyInitialising = &esError{status: http.StatusServiceUnavailable, typ: "status_exception",
+		reason: "not ready: the cluster is being initialised (the elastic user does not exist yet)", retry: true, quiet: true}
 )
 
 // readyz serves GET /_tokend/readyz: 200 when the node can serve reads and
 // forward writes, that is when it knows a leader and the leader's HTTP
 // address, and its state has applied all but cluster.MaxApplyLag of the entries it
-// knows to be committed (a restarted node first replays the log it holds);
-// 503 otherwise. No credentials, nothing revealed.
+// knows to be committed (a restarted node first replays the log it holds),
+// and the cluster's initialisation has created the elastic user; 503
+// otherwise. No credentials, nothing revealed.
 func (s *clusterRoutes) readyz(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	if s.members.Removed() {
 		return errRemoved
@@ -61,6 +64,13 @@ func (s *clusterRoutes) readyz(w http.ResponseWriter, r *http.Request, _ httprou
 	}
 	if st := s.node.Stats(); st.CommitIndex > st.AppliedIndex+cluster.MaxApplyLag {
 		return errNotReadyApplying
+	}
+	// Bootstrap records the leader's address before it creates the elastic
+	// user, and the user cannot be deleted: until it exists, a node that
+	// answered ready would refuse every joiner and client that logs in
+	// with it.
+	if _, ok := s.state.SharedUser(reservedUsername); !ok {
+		return errNotReadyInitialising
 	}
 	writeJSON(w, r, http.StatusOK, map[string]string{"status": "ok"})
 	return nil
