@@ -15,10 +15,19 @@ const defaultMaxWait = 5 * time.Second
 // bcryptGate bounds concurrent bcrypt comparisons to one less than
 // GOMAXPROCS (at least one), so that a flood of password checks queues here
 // and always leaves a processor for Bearer validation, which never passes
-// through it. Each comparison runs on an OS thread of its own at the lowest
-// scheduling priority (lowerThreadPriority: SCHED_IDLE), so that under CPU
-// contention the kernel runs request handling, Raft and the other nodes
-// first.
+// through it. While that processor exists, each comparison runs on an OS
+// thread of its own at the lowest scheduling priority (lowerThreadPriority:
+// SCHED_IDLE), so that under CPU contention the kernel runs request
+// handling, Raft and the other nodes first.
+//
+// When the slots take every processor (GOMAXPROCS 1, or more slots
+// configured), comparisons keep the normal priority: a thread the kernel
+// starves keeps its processor, and with none left the whole process waits
+// for it. Measured with two CPU-bound processes beside a GOMAXPROCS=1
+// process comparing passwords back to back, a 10 ms timer in it fired a
+// median 1.38 s late with SCHED_IDLE, 222 ms late at nice 19 alone, and
+// 10 ms late at normal priority: long enough, in the first case, for the
+// node's followers to miss every heartbeat and elect another leader.
 //
 // A check gives up, whether it still waits for a slot or its comparison
 // runs, when its request's context ends or the gate is closed (shutdown),
@@ -33,6 +42,9 @@ type bcryptGate struct {
 	close   sync.Once
 	// bcrypt is the comparison (Config.Compare).
 	bcrypt func(hash, password []byte) error
+	// lower says whether comparisons run at the lowest priority: only
+	// when the slots leave a processor for everything else.
+	lower bool
 	// compares counts comparisons run (Stats).
 	compares atomic.Int64
 	// costs counts comparisons run per bcrypt cost (Stats).
@@ -40,8 +52,9 @@ type bcryptGate struct {
 }
 
 func newBcryptGate(size int, maxWait time.Duration, compare func(hash, password []byte) error) *bcryptGate {
-	return &bcryptGate{slots: make(chan struct{}, max(1, size)), maxWait: maxWait,
-		closed: make(chan struct{}), bcrypt: compare}
+	size = max(1, size)
+	return &bcryptGate{slots: make(chan struct{}, size), maxWait: maxWait,
+		closed: make(chan struct{}), bcrypt: compare, lower: size < runtime.GOMAXPROCS(0)}
 }
 
 // DefaultSlots is the number of concurrent bcrypt comparisons a Verifier
@@ -82,8 +95,10 @@ func (g *bcryptGate) compare(ctx context.Context, hash []byte, password string) 
 		// The thread keeps its lowered priority, so it must not go back to
 		// the runtime's pool: a goroutine that exits locked to its thread
 		// takes the thread with it.
-		runtime.LockOSThread()
-		lowerThreadPriority()
+		if g.lower {
+			runtime.LockOSThread()
+			lowerThreadPriority()
+		}
 		match <- g.bcrypt(hash, []byte(password)) == nil
 	}()
 	select {

@@ -1,9 +1,11 @@
 package credentials
 
 import (
+	"context"
 	"runtime"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -44,5 +46,42 @@ func TestLowerThreadPriority_LowersOnlyTheCallingThread(t *testing.T) {
 	}
 	if after := policyOf(0); after != policyBefore {
 		t.Fatalf("the process's main thread went from policy %d to %d", policyBefore, after)
+	}
+}
+
+// policyOfComparison returns the scheduling policy of the thread a gate of
+// size slots runs its comparison on.
+func policyOfComparison(t *testing.T, slots int) uint32 {
+	t.Helper()
+	policy := make(chan uint32, 1)
+	g := newBcryptGate(slots, time.Second, func(_, _ []byte) error {
+		attr, err := unix.SchedGetAttr(0, 0)
+		if err != nil {
+			t.Error(err)
+			return err
+		}
+		policy <- attr.Policy
+		return nil
+	})
+	if _, err := g.compare(context.Background(), nil, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	return <-policy
+}
+
+// A comparison runs at the lowest priority only while the gate leaves a
+// processor free; when its slots take them all (GOMAXPROCS 1), a starved
+// low-priority thread would hold the process's only processor, and Raft's
+// heartbeats with it.
+func TestGate_LowersPriorityOnlyWhenAProcessorIsLeftFree(t *testing.T) {
+	procs := runtime.GOMAXPROCS(0)
+	if got := policyOfComparison(t, procs); got == unix.SCHED_IDLE {
+		t.Errorf("with %d slots for GOMAXPROCS %d the comparison ran under SCHED_IDLE", procs, procs)
+	}
+	if procs < 2 {
+		t.Skip("GOMAXPROCS is 1: no gate leaves a processor free here")
+	}
+	if got := policyOfComparison(t, procs-1); got != unix.SCHED_IDLE {
+		t.Errorf("with %d slots for GOMAXPROCS %d the comparison ran under policy %d, want SCHED_IDLE", procs-1, procs, got)
 	}
 }
