@@ -35,6 +35,7 @@ DIR=${BENCH_DIR:-$(mktemp -d /tmp/tokend-bench.XXXXXX)}
 PASSWORD=bench-password
 SECRET=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 PIDS=()
+BARE_PID=
 # NODE_SECRET is the --node-secret of the nodes started (empty: none, the
 # generated credential); ENROLL_TOKEN, when set, makes a node enroll with it.
 NODE_SECRET=$SECRET
@@ -45,8 +46,8 @@ die() { log "$*"; exit 1; }
 
 cleanup() {
   local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}" $BARE_PID; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}" $BARE_PID; do wait "$pid" 2>/dev/null || true; done
   if [[ ${BENCH_KEEP:-0} == 1 ]]; then log "outputs kept in $DIR"; else rm -rf "$DIR"; fi
 }
 trap cleanup EXIT
@@ -199,7 +200,9 @@ baselines() {
   local port
   port=$(free_port)
   "$DIR/bin/barehttp" -addr "127.0.0.1:$port" &
-  PIDS+=($!)
+  # Kept apart from PIDS: stop_cluster, run between the formation rows,
+  # stops every process in PIDS, and the bare handler must outlive them.
+  BARE_PID=$!
   BARE="http://127.0.0.1:$port"
   wait_http "$BARE/_security/_authenticate"
 }
@@ -373,8 +376,8 @@ tokend_workloads() {
 
 stop_cluster() {
   local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}" $BARE_PID; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}" $BARE_PID; do wait "$pid" 2>/dev/null || true; done
   PIDS=()
 }
 
