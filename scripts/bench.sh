@@ -376,8 +376,8 @@ tokend_workloads() {
 
 stop_cluster() {
   local pid
-  for pid in "${PIDS[@]}" $BARE_PID; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}" $BARE_PID; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   PIDS=()
 }
 
