@@ -461,7 +461,7 @@ join_at_scale() {
 
 go_benchmarks() {
   log "Go benchmarks: rate limiter check, 1M-token state"
-  (cd "$ROOT" && go test -run '^$' -bench 'AuthLimits' -benchmem -count 1 ./api/) >"$DIR/gobench-ratelimit.txt"
+  (cd "$ROOT" && go test -run '^$' -bench 'AuthLimits' -benchmem -count 1 ./api/credentials/) >"$DIR/gobench-ratelimit.txt"
   (cd "$ROOT" && go test -run '^$' -bench 'MillionTokens/access_only' -benchtime 1x -count 1 -timeout 5m ./fsm/) >"$DIR/gobench-million.txt"
 }
 
