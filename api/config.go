@@ -20,11 +20,13 @@ import (
 // Defaults and bounds of Config. None of the settings is reloadable: New
 // copies the Config and never changes it.
 const (
-	DefaultClusterName    = "tokend"
-	DefaultVersion        = "7.17.0"
-	DefaultTokenTimeout   = 20 * time.Minute
-	DefaultRequestTimeout = 10 * time.Second
-	DefaultPurgeInterval  = time.Minute
+	DefaultClusterName  = "tokend"
+	DefaultVersion      = "7.17.0"
+	DefaultTokenTimeout = 20 * time.Minute
+	// The request timeout and the purge interval are the coordination's:
+	// api hands both to it (cluster.Config).
+	DefaultRequestTimeout = cluster.DefaultRequestTimeout
+	DefaultPurgeInterval  = cluster.DefaultPurgeInterval
 	// MinTokenTimeout and MaxTokenTimeout bound TokenTimeout, as
 	// Elasticsearch bounds xpack.security.authc.token.timeout.
 	MinTokenTimeout = time.Second
