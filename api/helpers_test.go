@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,8 @@ import (
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode/cluster"
 	"github.com/tokend/tokend/raftnode/peerauth"
+
+	"github.com/tokend/tokend/test/testkit"
 )
 
 // Test users, seeded with bcrypt hashes at the minimum cost so that tests
@@ -249,17 +252,20 @@ func (n *testNode) passwordGrant(user, pw string, hdr ...string) (access, refres
 	return access, refresh
 }
 
-// eventually polls cond until it holds or the timeout passes.
+// eventually polls cond until it holds or the timeout passes
+// (testkit.Eventually, for a condition without a reason).
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not true after %v: %s", timeout, what)
+	testkit.Eventually(t, timeout, what, func() error {
+		if cond() {
+			return nil
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return errNotYet
+	})
 }
+
+// errNotYet is what eventually reports of a condition that never held.
+var errNotYet = errors.New("the condition does not hold")
 
 // storedHashes are bcrypt hashes of random passwords nobody knows, by cost,
 // for tests that store a hash of a given cost without paying to make one.

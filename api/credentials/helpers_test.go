@@ -1,6 +1,7 @@
 package credentials
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,19 +13,24 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tokend/tokend/fsm"
+
+	"github.com/tokend/tokend/test/testkit"
 )
 
-// eventually polls cond until it holds or the timeout passes.
+// eventually polls cond until it holds or the timeout passes
+// (testkit.Eventually, for a condition without a reason).
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not true after %v: %s", timeout, what)
+	testkit.Eventually(t, timeout, what, func() error {
+		if cond() {
+			return nil
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return errNotYet
+	})
 }
+
+// errNotYet is what eventually reports of a condition that never held.
+var errNotYet = errors.New("the condition does not hold")
 
 // fakeClock is a settable clock for the failure limits.
 type fakeClock struct {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/tokend/tokend/fsm"
 	"github.com/tokend/tokend/raftnode"
+
+	"github.com/tokend/tokend/test/testkit"
 )
 
 // fakeNode implements Node over a real fsm.FSM for one node: a leader
@@ -157,14 +160,17 @@ func (n *fakeNode) set(f func(n *fakeNode)) {
 	}
 }
 
-// eventually polls cond until it holds or the timeout passes.
+// eventually polls cond until it holds or the timeout passes
+// (testkit.Eventually, for a condition without a reason).
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not true after %v: %s", timeout, what)
+	testkit.Eventually(t, timeout, what, func() error {
+		if cond() {
+			return nil
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return errNotYet
+	})
 }
+
+// errNotYet is what eventually reports of a condition that never held.
+var errNotYet = errors.New("the condition does not hold")
