@@ -47,9 +47,9 @@ func (s *tokenRoutes) introspect(w http.ResponseWriter, r *http.Request, _ httpr
 	if err != nil {
 		return err
 	}
-	h := w.Header()
-	h["Cache-Control"] = noStoreValue
-	h["Pragma"] = noCacheValue
+	// no-store keeps the identity out of caches; RFC 7662 asks for no
+	// more (Pragma is HTTP/1.0's and RFC 6749's token answers' only).
+	w.Header()["Cache-Control"] = noStoreValue
 	p := getScratch()
 	body, err := s.introspection(*p, r, tok)
 	if err == nil {
@@ -58,10 +58,6 @@ func (s *tokenRoutes) introspect(w http.ResponseWriter, r *http.Request, _ httpr
 	putScratch(p, body)
 	return err
 }
-
-// noCacheValue is the Pragma value of an introspection answer, shared so
-// that setting it does not allocate (see productValue).
-var noCacheValue = []string{"no-cache"}
 
 // introspection appends the encoded RFC 7662 answer for tok to b.
 func (s *tokenRoutes) introspection(b []byte, r *http.Request, tok string) ([]byte, error) {

@@ -65,7 +65,7 @@ type Verifier struct {
 func NewVerifier(cfg Config) *Verifier {
 	cfg = cfg.withDefaults()
 	gate := newBcryptGate(cfg.Slots, cfg.MaxWait, cfg.Compare)
-	return &Verifier{state: cfg.State, catchUp: cfg.CatchUp, log: cfg.Log, gate: gate, cache: newVerifyCache(gate),
+	return &Verifier{state: cfg.State, catchUp: cfg.CatchUp, log: cfg.Log, gate: gate, cache: newVerifyCache(gate, verifyMaxSize),
 		limits: newAuthLimits(cfg.UserLimit, cfg.AddrLimit, cfg.Clock), dummies: newDummyCosts(cfg.Credential)}
 }
 

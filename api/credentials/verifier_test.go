@@ -34,7 +34,7 @@ func fillGate(t *testing.T, g *bcryptGate) (free func()) {
 
 func TestVerifyCache_RemembersOnlyTheRightPasswordForTheSameHash(t *testing.T) {
 	t.Parallel()
-	c := newVerifyCache(newBcryptGate(1, defaultMaxWait, bcrypt.CompareHashAndPassword))
+	c := newVerifyCache(newBcryptGate(1, defaultMaxWait, bcrypt.CompareHashAndPassword), verifyMaxSize)
 	u, _ := testState(t).User("alice")
 	check := func(hash []byte, pw string) bool {
 		t.Helper()

@@ -10,6 +10,8 @@ import (
 	"hash"
 	"sync"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // Bounds of the password verification cache.
@@ -25,13 +27,15 @@ const (
 // in this process's memory, never the password, and is bound to the stored
 // hash it was checked against, so a password change ends it. A hit is only
 // possible with the right password, so its speed tells an attacker nothing.
+// When it is full, the user least recently seen goes first: the users
+// checking now keep their entries, instead of every user paying a bcrypt
+// comparison again at once.
 type verifyCache struct {
 	key     []byte
 	gate    *bcryptGate // every bcrypt comparison waits for a slot here
 	flights *verifyFlights
 	macs    sync.Pool // of *passwordHasher keyed with key
-	mu      sync.Mutex
-	m       map[string]verifyEntry
+	m       *lru.Cache[string, verifyEntry]
 }
 
 // verifyEntry is one remembered successful check.
@@ -41,10 +45,12 @@ type verifyEntry struct {
 	until time.Time
 }
 
-func newVerifyCache(gate *bcryptGate) *verifyCache {
+// newVerifyCache returns an empty cache of at most size users (at least 1).
+func newVerifyCache(gate *bcryptGate, size int) *verifyCache {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	return &verifyCache{key: key, gate: gate, flights: newVerifyFlights(), m: map[string]verifyEntry{}}
+	m, _ := lru.New[string, verifyEntry](max(1, size)) // errs only for a size below 1
+	return &verifyCache{key: key, gate: gate, flights: newVerifyFlights(), m: m}
 }
 
 // check reports whether password matches the bcrypt hash stored for name;
@@ -67,12 +73,7 @@ func (c *verifyCache) check(ctx context.Context, name string, hash []byte, passw
 		if ok, err := c.gate.compare(ctx, hash, password); !ok || err != nil {
 			return false, err
 		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if len(c.m) >= verifyMaxSize {
-			clear(c.m)
-		}
-		c.m[name] = verifyEntry{hash: hash, mac: sum, until: now.Add(verifyTTL)}
+		c.m.Add(name, verifyEntry{hash: hash, mac: sum, until: now.Add(verifyTTL)})
 		return true, nil
 	})
 }
@@ -89,9 +90,7 @@ func (c *verifyCache) remembers(name string, hash []byte, password string) bool 
 // hit reports whether the entry for name, live at now, was made for hash
 // and the password whose MAC is sum.
 func (c *verifyCache) hit(name string, hash []byte, sum [sha256.Size]byte, now time.Time) bool {
-	c.mu.Lock()
-	e, ok := c.m[name]
-	c.mu.Unlock()
+	e, ok := c.m.Get(name)
 	return ok && now.Before(e.until) && subtle.ConstantTimeCompare(e.hash, hash) == 1 && subtle.ConstantTimeCompare(e.mac[:], sum[:]) == 1
 }
 

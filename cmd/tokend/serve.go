@@ -26,11 +26,13 @@ import (
 	"github.com/tokend/tokend/raftnode/peerauth"
 )
 
-// HTTP server limits. WriteTimeout is generous because GET /_cluster/health
-// may wait (wait_for_status, timeout=30s) before it answers.
+// HTTP server limits. One read timeout covers a request's headers and its
+// body (at most the body limit; snapshot streams set their own deadlines),
+// so net/http sets one read deadline per request, not two. WriteTimeout is
+// generous because GET /_cluster/health may wait (wait_for_status,
+// timeout=30s) before it answers.
 const (
-	readHeaderTimeout   = 10 * time.Second
-	readTimeout         = 30 * time.Second
+	readTimeout         = 10 * time.Second
 	writeTimeout        = 2 * time.Minute
 	idleTimeout         = 2 * time.Minute
 	maxHeaderBytes      = 64 << 10
@@ -230,7 +232,7 @@ func (d *daemon) listen() error {
 	}
 	d.http = &http.Server{
 		Handler:           d.api.Handler(),
-		ReadHeaderTimeout: readHeaderTimeout,
+		ReadHeaderTimeout: readTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
