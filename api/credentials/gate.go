@@ -16,17 +16,17 @@ const defaultMaxWait = 5 * time.Second
 // GOMAXPROCS (at least one), so that a flood of password checks queues here
 // and always leaves a processor for Bearer validation, which never passes
 // through it. While that processor exists, each comparison runs on an OS
-// thread of its own at the lowest scheduling priority (lowerThreadPriority:
-// SCHED_IDLE), so that under CPU contention the kernel runs request
-// handling, Raft and the other nodes first.
+// thread of its own at a lower scheduling priority (lowerThreadPriority:
+// nice 10), so that under CPU contention the kernel runs request handling,
+// Raft and the other nodes first, yet still gives the comparison a share.
 //
 // When the slots take every processor (GOMAXPROCS 1, or more slots
 // configured), comparisons keep the normal priority: a thread the kernel
-// starves keeps its processor, and with none left the whole process waits
+// slows keeps its processor, and with none left the whole process waits
 // for it. Measured with two CPU-bound processes beside a GOMAXPROCS=1
 // process comparing passwords back to back, a 10 ms timer in it fired a
 // median 1.38 s late with SCHED_IDLE, 222 ms late at nice 19 alone, and
-// 10 ms late at normal priority: long enough, in the first case, for the
+// 10 ms late at normal priority: long enough, in the first cases, for the
 // node's followers to miss every heartbeat and elect another leader.
 //
 // A check gives up, whether it still waits for a slot or its comparison
@@ -42,7 +42,7 @@ type bcryptGate struct {
 	close   sync.Once
 	// bcrypt is the comparison (Config.Compare).
 	bcrypt func(hash, password []byte) error
-	// lower says whether comparisons run at the lowest priority: only
+	// lower says whether comparisons run at a lower priority: only
 	// when the slots leave a processor for everything else.
 	lower bool
 	// compares counts comparisons run (Stats).

@@ -2,22 +2,23 @@ package credentials
 
 import (
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
-// lowestPriority is the nice value of threads running bcrypt.
-const lowestPriority = 19
+// comparisonNice is the nice value of threads running bcrypt. Against a
+// thread at nice 0 on the same core, one at nice 10 gets about a tenth of
+// it (CFS weights 110 and 1024): a flood of password checks yields the
+// processors to Bearer validation, Raft and the other nodes, and a busy
+// neighbour slows a comparison about tenfold instead of stopping it.
+// SCHED_IDLE (weight 3) starved them: beside two CPU-bound processes on
+// two cores, one comparison took 10.3 s instead of 72 ms
+// (scripts/bench/threadprio), and password grants timed out.
+const comparisonNice = 10
 
-// lowerThreadPriority moves the calling OS thread to the SCHED_IDLE policy,
-// under which the kernel runs it only on CPU time that no normal thread
-// wants and preempts it as soon as one wakes, and gives it the lowest nice
-// value (19), which is what remains if the policy cannot be set. On Linux
-// both are per thread; the caller must be locked to its thread and must
-// never unlock it, since an unprivileged thread cannot get its priority
-// back. Failure leaves the thread as it was, which is only slower for other
-// requests.
+// lowerThreadPriority gives the calling OS thread the nice value
+// comparisonNice; on Linux it is per thread. The caller must be locked to
+// its thread and must never unlock it, since an unprivileged thread cannot
+// get its priority back. Failure leaves the thread as it was, which is only
+// slower for other requests.
 func lowerThreadPriority() {
-	_ = unix.SchedSetAttr(0, &unix.SchedAttr{Policy: unix.SCHED_IDLE, Nice: lowestPriority}, 0)
-	_ = syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), lowestPriority)
+	_ = syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), comparisonNice)
 }
