@@ -56,6 +56,7 @@ func runServe(e env, args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	defer keepHeapFloor(e.getenv, heapFloor)()
 	d, err := startDaemon(cfg, newLogger(cfg, e.stderr))
 	if err != nil {
 		return err
