@@ -105,8 +105,9 @@ func (s *clusterRoutes) nodes(w http.ResponseWriter, r *http.Request, _ httprout
 // or dead member. The HTTP address is forgotten first, so that the entry
 // recording it is replicated to the member before the removal stops
 // replication to it (a follower that forwarded the request waits for that
-// entry). The leader asked to remove itself hands leadership over first and
-// lets the new leader complete the removal (removeSelf).
+// entry), unless that follower is the node removed. The leader asked to
+// remove itself hands leadership over first and lets the new leader
+// complete the removal (removeSelf).
 func (s *clusterRoutes) removeNode(w http.ResponseWriter, r *http.Request, p httprouter.Params) error {
 	if _, err := s.gate.authorize(r, actionRemove, privSuperuser); err != nil {
 		return err
@@ -139,6 +140,12 @@ func (s *clusterRoutes) removeNode(w http.ResponseWriter, r *http.Request, p htt
 		if err := s.membership.Remove(r.Context(), id); err != nil {
 			return err
 		}
+	}
+	if r.Header.Get(headerForwarded) == id {
+		// The removed node forwarded its own removal: it may never get
+		// the entry the index names (replication to it has stopped), and
+		// waiting for it would turn a done removal into a timeout.
+		w.Header().Del(headerAppliedIndex)
 	}
 	s.log.Info("node removed", "id", id)
 	writeJSON(w, r, http.StatusOK, acknowledged)

@@ -167,6 +167,26 @@ func TestRemove_TheLeaderHandsOverAndTheNewLeaderCompletesIt(t *testing.T) {
 		"illegal_argument_exception", "node [n2] is the cluster's only voter and cannot be removed")
 }
 
+// A node that forwards its own removal gets no applied index to wait for:
+// replication to it stops with the removal, so it might never apply the
+// entry, and would answer a timeout for a removal that was done. Another
+// node that forwards a removal still waits for it.
+func TestRemove_ForwardedByTheRemovedNodeCarriesNoIndexToWaitFor(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		forwardedBy string
+		wantIndex   bool
+	}{{"n2", false}, {"n3", true}} {
+		leader := newLeader(t, nil)
+		newFollower(t, leader)
+		r := leader.do("DELETE", "/_tokend/cluster/nodes/n2", "",
+			append(basicAuth("elastic", "elastic-pw"), headerForwarded, c.forwardedBy)...).want(t, 200)
+		if got := r.header.Get(headerAppliedIndex) != ""; got != c.wantIndex {
+			t.Errorf("removal of n2 forwarded by %s: applied index %q, want one: %v", c.forwardedBy, r.header.Get(headerAppliedIndex), c.wantIndex)
+		}
+	}
+}
+
 func TestQuorumLost_WritesSayHowManyVotersAreReachable(t *testing.T) {
 	t.Parallel()
 	leader := newLeader(t, nil)

@@ -76,6 +76,7 @@ func doRetry(t *testing.T, nd *node, method, path, body string, h http.Header) t
 	var r testkit.Response
 	testkit.Eventually(t, 20*time.Second, method+" "+path+" on "+nd.id, func() error {
 		if r = do(t, nd, method, path, body, h); r.Status == 503 {
+			t.Logf("%s %s on %s: 503 %s", method, path, nd.id, r.Body)
 			return fmt.Errorf("503 %s", r.Body)
 		}
 		return nil
