@@ -48,7 +48,9 @@ var handedOut sync.Map
 // is drawn below Linux's ephemeral range (32768 and up), which the kernel
 // hands to outgoing connections and to listeners on port 0: under load
 // from other test processes, a port taken from that range is soon given to
-// someone else before the node that was promised it binds it.
+// someone else before the node that was promised it binds it. Other test
+// processes (go test runs two packages at once, and a second CI run may
+// share the machine) are kept off the port by reservePort.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
 	for tries := 0; ; tries++ {
@@ -61,7 +63,7 @@ func FreeAddr(t testing.TB) string {
 			continue
 		}
 		l.Close()
-		if _, taken := handedOut.LoadOrStore(addr, true); !taken {
+		if _, taken := handedOut.LoadOrStore(addr, true); !taken && reservePort(addr) {
 			return addr
 		}
 	}
