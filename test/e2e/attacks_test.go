@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokend/tokend/api/credentials"
 	"github.com/tokend/tokend/test/testkit"
 )
 
@@ -25,6 +26,7 @@ func TestAttack_ConcurrentGuessesRunAtMostTheBurst(t *testing.T) {
 		t.Fatalf("create victim: %d %s", r.Status, r.Body)
 	}
 	const guesses = 200
+	start := time.Now()
 	var mu sync.Mutex
 	codes := map[int]int{}
 	var wg sync.WaitGroup
@@ -41,8 +43,11 @@ func TestAttack_ConcurrentGuessesRunAtMostTheBurst(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if codes[401] > 10 || codes[401]+codes[429] != guesses {
-		t.Fatalf("%d concurrent wrong passwords: %v; want at most 10 × 401 and the rest 429", guesses, codes)
+	// One failure of budget comes back every UserFailureEvery: on a busy
+	// machine the comparisons may outlast one.
+	most := credentials.UserFailureBurst + int(time.Since(start)/credentials.UserFailureEvery)
+	if codes[401] > most || codes[401]+codes[429] != guesses {
+		t.Fatalf("%d concurrent wrong passwords: %v; want at most %d × 401 and the rest 429", guesses, codes, most)
 	}
 	t.Logf("%d concurrent wrong passwords: %v", guesses, codes)
 }
