@@ -17,7 +17,7 @@ const defaultMaxWait = 5 * time.Second
 // and always leaves a processor for Bearer validation, which never passes
 // through it. While that processor exists, each comparison runs on an OS
 // thread of its own at a lower scheduling priority (lowerThreadPriority:
-// nice 10), so that under CPU contention the kernel runs request handling,
+// nice 5), so that under CPU contention the kernel runs request handling,
 // Raft and the other nodes first, yet still gives the comparison a share.
 //
 // When the slots take every processor (GOMAXPROCS 1, or more slots

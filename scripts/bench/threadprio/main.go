@@ -8,9 +8,9 @@
 //
 // Usage:
 //
-//	GOMAXPROCS=1 go run ./scripts/bench/threadprio [-mode nice|idle|none] [-nice 10] [-hogs 2] [-d 5s]
+//	GOMAXPROCS=1 go run ./scripts/bench/threadprio [-mode nice|idle|none] [-nice 5] [-hogs 2] [-d 5s]
 //
-// The defaults (nice 10) are what tokend's gate does.
+// The defaults (nice 5) are what tokend's gate does.
 package main
 
 import (
@@ -29,7 +29,7 @@ import (
 
 func main() {
 	mode := flag.String("mode", "nice", "priority of the bcrypt threads: nice (-nice), idle (SCHED_IDLE and nice 19), none")
-	nice := flag.Int("nice", 10, "nice value of the bcrypt threads in -mode nice")
+	nice := flag.Int("nice", 5, "nice value of the bcrypt threads in -mode nice")
 	hogs := flag.Int("hogs", 2, "CPU-bound processes to run beside")
 	d := flag.Duration("d", 5*time.Second, "how long to measure")
 	spin := flag.Bool("spin", false, "spin on one core until killed (a hog)")
