@@ -11,14 +11,15 @@ import (
 // collector aim while GOGC is unset. A node's live heap is a few MiB until
 // it holds many tokens, and at Go's default (GOGC 100: collect once the
 // heap doubles) a follower answering 30,000 introspections a second
-// collected 26 times a second; with a 64 MiB goal it collected 8 times in
-// 12 s and answered 5 % more than a follower beside it at the default
-// (13 % at GOGC 800). A large state (1M tokens: ~220 MiB) is far above the
-// floor and keeps GOGC 100.
+// collected 26 times a second. A large state (1M tokens: ~220 MiB) is far
+// above the floor and keeps GOGC 100.
 const heapFloor = 64 << 20
 
-// maxGCPercent bounds the GOGC the floor sets for a nearly empty heap.
-const maxGCPercent = 10000
+// runtimeHeapMinimum is the Go runtime's smallest heap goal at GOGC 100.
+// It scales with GOGC: at GOGC p no goal is below runtimeHeapMinimum ×
+// p/100, whatever the live heap, so a GOGC that aims a small live heap at
+// the floor must stay at or below floor/runtimeHeapMinimum × 100.
+const runtimeHeapMinimum = 4 << 20
 
 // keepHeapFloor keeps the heap goal at least floor bytes by raising GOGC
 // after each collection while the live heap is below half of it, unless
@@ -71,14 +72,17 @@ func (f *gcFloor) adjust() {
 	}
 }
 
-// gcPercentFor is the GOGC that makes a heap of live bytes aim at floor
-// (goal = live × (1 + GOGC/100)), and never less than Go's default 100.
+// gcPercentFor is the GOGC that makes a heap of live bytes aim at floor:
+// the goal is the larger of live × (1 + GOGC/100) and runtimeHeapMinimum ×
+// GOGC/100. It is never less than Go's default 100; before the first
+// collection (live 0) it is the bound alone.
 func gcPercentFor(live, floor uint64) int {
-	if live == 0 {
-		return maxGCPercent
-	}
 	if live*2 >= floor {
 		return 100
 	}
-	return int(min(floor*100/live-100, maxGCPercent))
+	p := floor * 100 / runtimeHeapMinimum
+	if live > 0 {
+		p = min(p, floor*100/live-100)
+	}
+	return int(max(p, 100))
 }

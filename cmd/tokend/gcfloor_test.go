@@ -3,6 +3,7 @@ package main
 import (
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 )
 
@@ -11,11 +12,14 @@ func TestGCPercentFor_AimsAtTheFloorAndNeverBelowGosDefault(t *testing.T) {
 		live, floor uint64
 		want        int
 	}{
-		{4 << 20, 64 << 20, 1500},   // 4 MiB live: goal 64 MiB
-		{32 << 20, 64 << 20, 100},   // half the floor: Go's default already aims at it
-		{220 << 20, 64 << 20, 100},  // a large state: the default
-		{1 << 10, 64 << 20, 10000},  // nearly empty: bounded
-		{0, 64 << 20, maxGCPercent}, // not measured yet
+		{4 << 20, 64 << 20, 1500},  // 4 MiB live: goal 4 MiB × 16 = 64 MiB
+		{8 << 20, 64 << 20, 700},   // goal 8 MiB × 8
+		{32 << 20, 64 << 20, 100},  // half the floor: Go's default already aims at it
+		{220 << 20, 64 << 20, 100}, // a large state: the default
+		{1 << 20, 64 << 20, 1600},  // 1 MiB live: the runtime's minimum, 4 MiB × 16, is the goal
+		{1 << 10, 64 << 20, 1600},  // nearly empty: likewise
+		{0, 64 << 20, 1600},        // not measured yet: likewise
+		{1 << 10, 2 << 20, 100},    // a floor below the runtime's own minimum: the default
 	} {
 		if got := gcPercentFor(c.live, c.floor); got != c.want {
 			t.Errorf("gcPercentFor(%d, %d) = %d, want %d", c.live, c.floor, got, c.want)
@@ -43,6 +47,13 @@ func TestKeepHeapFloor_RaisesGOGCForASmallHeapAndFollowsItsGrowth(t *testing.T) 
 	defer stop()
 	runtime.GC()
 	waitForGOGC(t, func(p int) bool { return p > 100 }, "above 100 for a heap far below the floor")
+	// The goal is the floor, not a multiple of it: the runtime's own
+	// minimum grows with GOGC.
+	goal := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}}
+	metrics.Read(goal)
+	if g := goal[0].Value.Uint64(); g < 120<<20 || g > 136<<20 {
+		t.Fatalf("heap goal %d MiB, want the floor, 128 MiB", g>>20)
+	}
 	big := make([][]byte, 0, 10)
 	for range cap(big) {
 		big = append(big, make([]byte, 8<<20)) // 80 MiB live: above half the floor
