@@ -168,6 +168,7 @@ func verifyTrusted(cs tls.ConnectionState) error {
 }
 
 // Do sends one request to baseURL+path; a transport error fails the test.
+// A body is sent as JSON unless h names another Content-Type.
 func Do(t testing.TB, baseURL, method, path, body string, h http.Header) Response {
 	t.Helper()
 	r, err := TryDo(baseURL, method, path, body, h)
@@ -193,7 +194,7 @@ func TryDoWith(c *http.Client, baseURL, method, path, body string, h http.Header
 	for k, v := range h {
 		req.Header[k] = v
 	}
-	if body != "" {
+	if body != "" && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.Do(req)
