@@ -100,7 +100,7 @@ func (n *Node) newRaft() error {
 		return fmt.Errorf("raftnode: inspect state: %w", err)
 	}
 	n.hasState = has
-	r, err := raft.NewRaft(n.cfg.raftConfig(n.hlog), n.adapter, n.st.logs, n.st.disk, n.st.snaps, noPipeline{n.st.trans})
+	r, err := raft.NewRaft(n.cfg.raftConfig(n.hlog), n.adapter, n.st.logs, n.st.disk, n.st.snaps, WithoutPipeline(n.st.trans))
 	if err != nil {
 		return fmt.Errorf("raftnode: start raft: %w", err)
 	}

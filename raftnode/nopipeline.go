@@ -29,3 +29,8 @@ type noPipeline struct {
 func (noPipeline) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
 	return nil, raft.ErrPipelineReplicationNotSupported
 }
+
+// WithoutPipeline returns t with pipelined replication turned off, as
+// every tokend node replicates (see noPipeline); scripts/bench/rawraft
+// measures raw Raft both ways with it.
+func WithoutPipeline(t *raft.NetworkTransport) raft.Transport { return noPipeline{t} }

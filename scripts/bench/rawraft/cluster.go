@@ -15,6 +15,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/tokend/tokend/raftnode"
 )
 
 // countFSM counts applied entries and keeps nothing else.
@@ -43,13 +45,13 @@ type node struct {
 // cluster is three nodes in this process.
 type cluster struct{ nodes []*node }
 
-// startCluster starts three nodes with data under dir and waits for a
-// leader.
-func startCluster(dir string) (*cluster, error) {
+// startCluster starts three nodes with data under dir, replicating with
+// or without the pipeline, and waits for a leader.
+func startCluster(dir string, pipeline bool) (*cluster, error) {
 	c := &cluster{}
 	var servers []raft.Server
 	for i := range 3 {
-		n, err := startNode(filepath.Join(dir, fmt.Sprintf("node%d", i)), fmt.Sprintf("n%d", i))
+		n, err := startNode(filepath.Join(dir, fmt.Sprintf("node%d", i)), fmt.Sprintf("n%d", i), pipeline)
 		if err != nil {
 			c.shutdown()
 			return nil, err
@@ -73,7 +75,7 @@ func startCluster(dir string) (*cluster, error) {
 }
 
 // startNode opens one node's stores and transport as tokend does.
-func startNode(dir, id string) (*node, error) {
+func startNode(dir, id string, pipeline bool) (*node, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -101,7 +103,11 @@ func startNode(dir, id string) (*node, error) {
 	rc.CommitTimeout = 5 * time.Millisecond
 	rc.NoLegacyTelemetry = true
 	rc.Logger = hclog.NewNullLogger()
-	r, err := raft.NewRaft(rc, &countFSM{}, logs, store, snaps, trans)
+	var t raft.Transport = trans
+	if !pipeline {
+		t = raftnode.WithoutPipeline(trans)
+	}
+	r, err := raft.NewRaft(rc, &countFSM{}, logs, store, snaps, t)
 	if err != nil {
 		return nil, err
 	}

@@ -7,12 +7,14 @@
 //
 // Usage:
 //
-//	rawraft [-appliers 1,64,256] [-d 5s] [-n 1000000] [-size 200] [-dir DIR] [-json]
+//	rawraft [-appliers 1,64,256] [-d 5s] [-n 1000000] [-size 200] [-dir DIR] [-json] [-pipeline=false]
 //
 // For each applier count, that many goroutines call Apply on the leader and
 // wait for each future until -d passed or -n entries were applied. The
 // three nodes' data live under -dir (default a temporary directory, removed
-// afterwards), so that the disk measured is the one given.
+// afterwards), so that the disk measured is the one given. Replication is
+// pipelined, hashicorp/raft's default, unless -pipeline=false: tokend
+// replicates without the pipeline (raftnode.WithoutPipeline).
 package main
 
 import (
@@ -34,6 +36,7 @@ type config struct {
 	size     int
 	dir      string
 	json     bool
+	pipeline bool
 }
 
 func main() {
@@ -57,6 +60,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.size, "size", 200, "entry size in bytes")
 	fs.StringVar(&cfg.dir, "dir", "", "parent directory for the nodes' data (default a temporary one)")
 	fs.BoolVar(&cfg.json, "json", false, "print one JSON object per run")
+	fs.BoolVar(&cfg.pipeline, "pipeline", true, "pipelined replication, hashicorp/raft's default; false replicates as tokend does")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -80,7 +84,7 @@ func runAll(cfg config) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	c, err := startCluster(dir)
+	c, err := startCluster(dir, cfg.pipeline)
 	if err != nil {
 		return err
 	}
