@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"fmt"
-	"net/http"
 	"net/url"
 	"testing"
 	"time"
@@ -10,23 +9,11 @@ import (
 	"github.com/tokend/tokend/test/testkit"
 )
 
-// formPost posts form to path on nd with the headers h (may be nil) plus
-// the form's Content-Type.
-func formPost(t *testing.T, nd *node, path string, form url.Values, h http.Header) testkit.Response {
-	t.Helper()
-	all := h.Clone()
-	if all == nil {
-		all = http.Header{}
-	}
-	all.Set("Content-Type", "application/x-www-form-urlencoded")
-	return do(t, nd, "POST", path, form.Encode(), all)
-}
-
 // introspect asks nd, as elastic, about token (RFC 7662) and returns the
 // status and, for a 200, whether the answer says active.
 func introspect(t *testing.T, nd *node, token string) (status int, active bool) {
 	t.Helper()
-	r := formPost(t, nd, "/oauth2/introspect", url.Values{"token": {token}}, admin)
+	r := testkit.Form(t, nd.URL(), "/oauth2/introspect", url.Values{"token": {token}}, admin)
 	if r.Status != 200 {
 		return r.Status, false
 	}
@@ -50,7 +37,7 @@ func TestCluster_IntrospectionSeesEveryIssueAndRevocationAtOnce(t *testing.T) {
 			}
 		}
 		via := nodes[(i+1)%len(nodes)]
-		if r := formPost(t, via, "/oauth2/revoke", url.Values{"token": {refresh}, "token_type_hint": {"refresh_token"}}, nil); r.Status != 200 {
+		if r := testkit.Form(t, via.URL(), "/oauth2/revoke", url.Values{"token": {refresh}, "token_type_hint": {"refresh_token"}}, nil); r.Status != 200 {
 			t.Fatalf("revoke through %s: %d %s", via.id, r.Status, r.Body)
 		}
 		for _, nd := range nodes {

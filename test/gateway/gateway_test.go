@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -153,7 +153,7 @@ func gatewayCases(t *testing.T, g *gateway, nodes []*node, i int, u string, be *
 	})
 	t.Run("refresh token revoked", func(t *testing.T) {
 		access, refresh := token(t, issuer)
-		rev := formPost(t, revoker.URL()+"/oauth2/revoke", "token="+refresh+"&token_type_hint=refresh_token")
+		rev := testkit.Form(t, revoker.URL(), "/oauth2/revoke", url.Values{"token": {refresh}, "token_type_hint": {"refresh_token"}}, nil).Status
 		if rev != 200 {
 			t.Fatalf("revoke: %d", rev)
 		}
@@ -161,15 +161,4 @@ func gatewayCases(t *testing.T, g *gateway, nodes []*node, i int, u string, be *
 		refused(t, testkit.Do(t, u, "GET", "/app", "", testkit.Bearer(access)),
 			`Bearer realm="security", error="invalid_token", error_description="The access token expired"`, be, before)
 	})
-}
-
-// formPost posts a form-encoded body and returns the status.
-func formPost(t *testing.T, url, body string) int {
-	t.Helper()
-	res, err := http.Post(url, "application/x-www-form-urlencoded", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	return res.StatusCode
 }

@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -176,6 +177,18 @@ func Do(t testing.TB, baseURL, method, path, body string, h http.Header) Respons
 		t.Fatalf("%s %s%s: %v", method, baseURL, path, err)
 	}
 	return r
+}
+
+// Form posts form, form-encoded, to baseURL+path with the headers h (may
+// be nil); a transport error fails the test.
+func Form(t testing.TB, baseURL, path string, form url.Values, h http.Header) Response {
+	t.Helper()
+	all := h.Clone()
+	if all == nil {
+		all = http.Header{}
+	}
+	all.Set("Content-Type", "application/x-www-form-urlencoded")
+	return Do(t, baseURL, "POST", path, form.Encode(), all)
 }
 
 // TryDo sends one request and returns transport errors to the caller.
